@@ -20,7 +20,6 @@ void sinter_sgemm(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, 
           const float *a = A + i * lda;
           for (int64_t k = k0; k < k1; k++) {
             float av = a[k];
-            if (av == 0.0f) continue;
             const float *restrict b = B + k * ldb;
             for (int64_t j = j0; j < j1; j++) c[j] += av * b[j];
           }
