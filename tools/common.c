@@ -33,6 +33,26 @@ sinter_status_t tool_load_model(const char *path, sinter_graph_t **out_graph) {
   return sinter_onnx_import_file(path, out_graph);
 }
 
+sinter_status_t tool_load_model_lenient(const char *path, sinter_graph_t **out_graph) {
+  *out_graph = NULL;
+  if (ends_with(path, ".sir")) return tool_load_model(path, out_graph);
+  sinter_onnx_import_options_t opts = {.skip_shape_inference = true};
+  SINTER_TRY(sinter_onnx_import_file_opts(path, &opts, out_graph));
+  sinter_status_t st = sinter_graph_infer_shapes(*out_graph);
+  if (st && sinter_status_code(st) == SINTER_UNSUPPORTED) {
+    fprintf(stderr, "sinter: warning: %s: %s; some types stay unknown\n", path,
+            sinter_status_message(st));
+    sinter_status_free(st);
+    return NULL;
+  }
+  if (st) {
+    sinter_graph_destroy(*out_graph);
+    *out_graph = NULL;
+    return sinter_status_annotate(st, "%s", path);
+  }
+  return NULL;
+}
+
 sinter_status_t tool_read_tensor(const char *path, sinter_tensor_t *out, char **out_name) {
   if (out_name) *out_name = NULL;
   if (ends_with(path, ".npy")) return sinter_npy_read_file(path, out);

@@ -58,7 +58,7 @@ int cmd_inspect(int argc, char **argv) {
     return EXIT_USAGE;
   }
   sinter_graph_t *g;
-  sinter_status_t st = tool_load_model(path, &g);
+  sinter_status_t st = tool_load_model_lenient(path, &g);
   if (st) return tool_fail(st);
   if (dot) {
     st = sinter_graph_print_dot(g, stdout);

@@ -31,6 +31,11 @@ int tool_fail(sinter_status_t st);
 /* Loads a model by extension: .onnx (ONNX) or .sir (text IR). */
 sinter_status_t tool_load_model(const char *path, sinter_graph_t **out_graph);
 
+/* Like tool_load_model, but when shape inference fails only because an op
+ * is unsupported, keeps the graph (types partly unknown), prints a warning
+ * and succeeds: for commands that look at structure. */
+sinter_status_t tool_load_model_lenient(const char *path, sinter_graph_t **out_graph);
+
 /* Reads a tensor by extension: .npy or .pb (ONNX TensorProto). */
 sinter_status_t tool_read_tensor(const char *path, sinter_tensor_t *out, char **out_name);
 
