@@ -1,0 +1,22 @@
+/* Fuzz target: the ONNX model reader (and, on success, the verifier and the
+ * text printer over whatever it built). */
+#include <stdlib.h>
+
+#include "sinter/ir.h"
+#include "sinter/onnx.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  sinter_graph_t *g;
+  sinter_status_t st = sinter_onnx_import_buffer(data, size, "fuzz.onnx", NULL, &g);
+  if (st) {
+    sinter_status_free(st);
+    return 0;
+  }
+  sinter_status_free(sinter_graph_verify(g));
+  char *text;
+  size_t len;
+  if (!(st = sinter_graph_print_to_string(g, true, &text, &len))) free(text);
+  sinter_status_free(st);
+  sinter_graph_destroy(g);
+  return 0;
+}
