@@ -157,7 +157,7 @@ int cmd_run(int argc, char **argv) {
     }
   }
   if (!quiet)
-    fprintf(stderr, "ran in %.1f ms\n",
+    fprintf(stderr, "ran in %.2f ms\n",
             (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
   goto done;
 fail:

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The demo: build a small model with Sinter's IR builder, write it as ONNX,
+# then inspect it and run it with the reference interpreter.
+set -euo pipefail
+BUILD=${1:-build}
+OUT="$BUILD/demo"
+mkdir -p "$OUT"
+echo "== Building the demo model (IR builder -> ONNX)"
+"$BUILD/examples/make_demo_model" "$OUT"
+echo
+echo "== sinter inspect $OUT/demo.onnx"
+"$BUILD/sinter" inspect "$OUT/demo.onnx"
+echo
+echo "== sinter run (a horizontal bar and a vertical bar; scores: horizontal, vertical, blob)"
+"$BUILD/sinter" run "$OUT/demo.onnx" --input "image=$OUT/input.npy" --output-dir "$OUT/out"
+echo
+echo "outputs written to $OUT/out/"
