@@ -820,6 +820,8 @@ sinter_status_t sinter_value_set_quant(sinter_value_t *v, const sinter_quant_par
   if (!c) return OOM();
   *c = *qp;
   size_t n = (size_t)qp->count;
+  c->scales = NULL;
+  c->zero_points = NULL;
   if (n) {
     c->scales = sinter_arena_memdup(ar, qp->scales, n * sizeof(float));
     if (!c->scales) return OOM();

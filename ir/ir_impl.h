@@ -86,4 +86,9 @@ sinter_value_t *sinter_ir_new_value(sinter_graph_t *graph, sinter_value_kind_t k
 sinter_status_t sinter_ir_subgraph_create(sinter_graph_t *parent, const char *name,
                                           sinter_graph_t **out_graph);
 
+/* Re-runs shape inference on scratch copies of the node types and reports
+ * the first stored type that disagrees with it (ops without inference are
+ * skipped). */
+sinter_status_t sinter_ir_verify_types(const sinter_graph_t *graph);
+
 #endif /* SINTER_IR_IMPL_H */

@@ -540,8 +540,7 @@ sinter_status_t sinter_graph_verify(const sinter_graph_t *graph) {
  * scratch types, and fails where an inferred dtype, rank or static dim
  * contradicts the stored output type. Ops without inference are skipped.
  * Run it after sinter_graph_verify succeeded. Declared for tests and the
- * pass manager; see the report for the proposed prototype in ir_impl.h. */
-sinter_status_t sinter_ir_verify_types(const sinter_graph_t *graph);
+ * pass manager (prototype in ir_impl.h). */
 sinter_status_t sinter_ir_verify_types(const sinter_graph_t *graph) {
   enum { MAXIO = 64 };
   char nb[160], b1[160], b2[160];

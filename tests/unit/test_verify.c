@@ -13,7 +13,7 @@
 #include "sinter/ir.h"
 
 /* Internal, in ir/verify.c. */
-sinter_status_t sinter_ir_verify_types(const sinter_graph_t *graph);
+#include "ir/ir_impl.h"
 
 static void ok(sinter_status_t st, const char *what) {
   if (st) {
