@@ -39,6 +39,26 @@ int sinter_dtype_bits(sinter_dtype_t dtype) {
   return dtype_table[dtype].bits;
 }
 
+/* ONNX TensorProto.DataType numbers, indexed by dtype. */
+static const int64_t onnx_numbers[SINTER_DTYPE_COUNT] = {
+    [SINTER_DTYPE_F32] = 1,  [SINTER_DTYPE_U8] = 2,   [SINTER_DTYPE_I8] = 3,
+    [SINTER_DTYPE_U16] = 4,  [SINTER_DTYPE_I16] = 5,  [SINTER_DTYPE_I32] = 6,
+    [SINTER_DTYPE_I64] = 7,  [SINTER_DTYPE_BOOL] = 9, [SINTER_DTYPE_F16] = 10,
+    [SINTER_DTYPE_F64] = 11, [SINTER_DTYPE_U32] = 12, [SINTER_DTYPE_U64] = 13,
+    [SINTER_DTYPE_BF16] = 16, [SINTER_DTYPE_F8E4M3] = 17, [SINTER_DTYPE_U4] = 21,
+    [SINTER_DTYPE_I4] = 22,
+};
+
+sinter_dtype_t sinter_dtype_from_onnx(int64_t onnx_type) {
+  for (int i = 1; i < SINTER_DTYPE_COUNT; i++)
+    if (onnx_numbers[i] == onnx_type) return (sinter_dtype_t)i;
+  return SINTER_DTYPE_UNDEFINED;
+}
+
+int64_t sinter_dtype_to_onnx(sinter_dtype_t dtype) {
+  return (unsigned)dtype < SINTER_DTYPE_COUNT ? onnx_numbers[dtype] : 0;
+}
+
 bool sinter_dtype_is_float(sinter_dtype_t d) {
   return d == SINTER_DTYPE_F32 || d == SINTER_DTYPE_F16 || d == SINTER_DTYPE_BF16 ||
          d == SINTER_DTYPE_F8E4M3 || d == SINTER_DTYPE_F64;

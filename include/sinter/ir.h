@@ -54,6 +54,15 @@ bool sinter_dtype_is_float(sinter_dtype_t dtype);
 /* True for the signed and unsigned integer types, including i4/u4. */
 bool sinter_dtype_is_int(sinter_dtype_t dtype);
 
+/* Maps an ONNX TensorProto.DataType number to a dtype; UNDEFINED for
+ * numbers Sinter has no dtype for (string, complex, other float8 kinds).
+ * Attributes that name a dtype (Cast's "to", EyeLike's "dtype") keep ONNX's
+ * numbering in the IR. */
+sinter_dtype_t sinter_dtype_from_onnx(int64_t onnx_type);
+
+/* The ONNX TensorProto.DataType number of dtype; 0 for UNDEFINED. */
+int64_t sinter_dtype_to_onnx(sinter_dtype_t dtype);
+
 /* Returns the byte size of count elements, rounding packed 4-bit types up;
  * false on overflow. */
 bool sinter_dtype_storage_size(sinter_dtype_t dtype, int64_t count, size_t *out_bytes);

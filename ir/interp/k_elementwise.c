@@ -4,12 +4,6 @@
  * narrow floats, f64, i64 or u64), the same loops, and a rounding or wrapping store. */
 #include "ir/interp/kernels.h"
 
-/* GCC's -O2 uses the very-cheap vectorizer cost model, which skips loops of unknown trip
- * count: ask for the dynamic model so the row loops below vectorize (clang does by default). */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("vect-cost-model=dynamic")
-#endif
-
 /* Picks the float or double libm function from the type of v. */
 #define MATHF(fn, v) _Generic((v), float : fn##f, default : fn)
 
@@ -1085,33 +1079,11 @@ static sinter_status_t k_where(sinter_kernel_ctx_t *ctx) {
 
 /* ---- Cast and CastLike ---------------------------------------------------- */
 
-/* Maps an ONNX TensorProto.DataType number to a dtype; UNDEFINED when Sinter lacks it. */
-static sinter_dtype_t dtype_from_onnx(int64_t t) {
-  switch (t) {
-    case 1: return SINTER_DTYPE_F32;
-    case 2: return SINTER_DTYPE_U8;
-    case 3: return SINTER_DTYPE_I8;
-    case 4: return SINTER_DTYPE_U16;
-    case 5: return SINTER_DTYPE_I16;
-    case 6: return SINTER_DTYPE_I32;
-    case 7: return SINTER_DTYPE_I64;
-    case 9: return SINTER_DTYPE_BOOL;
-    case 10: return SINTER_DTYPE_F16;
-    case 11: return SINTER_DTYPE_F64;
-    case 12: return SINTER_DTYPE_U32;
-    case 13: return SINTER_DTYPE_U64;
-    case 16: return SINTER_DTYPE_BF16;
-    case 17: return SINTER_DTYPE_F8E4M3;
-    case 21: return SINTER_DTYPE_U4;
-    case 22: return SINTER_DTYPE_I4;
-    default: return SINTER_DTYPE_UNDEFINED;
-  }
-}
 
 static sinter_status_t cast_target(const sinter_node_t *node, sinter_dtype_t *out) {
   const sinter_attr_t *a = sinter_node_attr(node, "to");
   if (!a || a->kind != SINTER_ATTR_INT) return SINTER_NODE_ERROR("attribute 'to' is missing");
-  *out = dtype_from_onnx(a->i);
+  *out = sinter_dtype_from_onnx(a->i);
   if (*out != SINTER_DTYPE_UNDEFINED) return NULL;
   if (a->i == 8) return SINTER_NODE_UNSUPPORTED("casting to STRING is not supported");
   if (a->i >= 0 && a->i <= 23)

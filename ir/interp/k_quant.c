@@ -5,12 +5,6 @@
  * (scale_a * scale_b / scale_y, computed in f32 as the ONNX reference does) in double. */
 #include "ir/interp/kernels.h"
 
-/* GCC's -O2 cost model leaves loops of unknown trip count scalar; the int32 multiply-add loops
- * below are worth vectorizing. */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("vect-cost-model=dynamic")
-#endif
-
 enum { MAX_SPATIAL = SINTER_MAX_RANK - 2 };
 
 /* ---- helpers ------------------------------------------------------------- */

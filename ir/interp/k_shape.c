@@ -1277,29 +1277,6 @@ static sinter_status_t run_range(sinter_kernel_ctx_t *ctx) {
   return NULL;
 }
 
-/* Decodes an ONNX TensorProto.DataType number; attributes such as EyeLike's dtype keep ONNX's
- * numbering in the IR. */
-static sinter_dtype_t onnx_dtype(int64_t t) {
-  switch (t) {
-    case 1: return SINTER_DTYPE_F32;
-    case 2: return SINTER_DTYPE_U8;
-    case 3: return SINTER_DTYPE_I8;
-    case 4: return SINTER_DTYPE_U16;
-    case 5: return SINTER_DTYPE_I16;
-    case 6: return SINTER_DTYPE_I32;
-    case 7: return SINTER_DTYPE_I64;
-    case 9: return SINTER_DTYPE_BOOL;
-    case 10: return SINTER_DTYPE_F16;
-    case 11: return SINTER_DTYPE_F64;
-    case 12: return SINTER_DTYPE_U32;
-    case 13: return SINTER_DTYPE_U64;
-    case 16: return SINTER_DTYPE_BF16;
-    case 17: return SINTER_DTYPE_F8E4M3;
-    case 21: return SINTER_DTYPE_U4;
-    case 22: return SINTER_DTYPE_I4;
-    default: return SINTER_DTYPE_UNDEFINED;
-  }
-}
 
 static sinter_status_t eye_dtype(const sinter_node_t *node, sinter_dtype_t in,
                                  sinter_dtype_t *out) {
@@ -1307,7 +1284,7 @@ static sinter_status_t eye_dtype(const sinter_node_t *node, sinter_dtype_t in,
   *out = in;
   if (!a) return NULL;
   if (a->kind != SINTER_ATTR_INT) return SINTER_NODE_ERROR("attribute 'dtype' must be an int");
-  *out = onnx_dtype(a->i);
+  *out = sinter_dtype_from_onnx(a->i);
   if (*out == SINTER_DTYPE_UNDEFINED)
     return SINTER_NODE_UNSUPPORTED("unsupported dtype %lld", (long long)a->i);
   return NULL;
