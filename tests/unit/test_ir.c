@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ir/interp/kernels.h"
 #include "sinter/ir.h"
 
 static sinter_type_t f32v(int64_t n) {
@@ -196,6 +197,16 @@ START_TEST(status_context) {
 }
 END_TEST
 
+/* docs/interpreter.md promises inference and a kernel for every op. */
+START_TEST(every_op_implemented) {
+  for (int op = 1; op < SINTER_OP_COUNT; op++) {
+    const sinter_op_impl_t *impl = sinter_op_impl((sinter_op_t)op);
+    ck_assert_msg(impl && impl->infer && impl->run, "op %s lacks inference or a kernel",
+                  sinter_op_info((sinter_op_t)op)->name);
+  }
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("ir");
   TCase *tc = tcase_create("graph");
@@ -205,6 +216,7 @@ int main(void) {
   tcase_add_test(tc, constants_and_quant);
   tcase_add_test(tc, dtypes_and_types);
   tcase_add_test(tc, status_context);
+  tcase_add_test(tc, every_op_implemented);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
