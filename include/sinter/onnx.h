@@ -1,6 +1,7 @@
 /* The ONNX frontend: imports ONNX models (opsets 1 to 21 of the default
  * domain) into a Sinter graph, exports graphs back as ONNX models, and reads
- * and writes single ONNX TensorProto files (the .pb files of ONNX test data). */
+ * and writes single ONNX TensorProto files (the .pb files of ONNX test data).
+ * ONNX data type numbers map to dtypes with sinter_dtype_from_onnx (ir.h). */
 #ifndef SINTER_ONNX_H
 #define SINTER_ONNX_H
 
@@ -71,16 +72,6 @@ sinter_status_t sinter_onnx_read_tensor_buffer(const void *data, size_t len, con
  * Atomic like sinter_onnx_export_file. */
 sinter_status_t sinter_onnx_write_tensor_file(const char *path, const sinter_tensor_t *t,
                                               const char *name);
-
-/* Maps an ONNX TensorProto.DataType number to a Sinter dtype. Returns
- * SINTER_DTYPE_UNDEFINED for numbers Sinter has no dtype for (string,
- * complex, the float8 variants other than e4m3fn) and for unknown numbers.
- * Attributes that hold ONNX type numbers (Cast's "to", EyeLike's "dtype")
- * keep ONNX's numbering in the IR; decode them with this. */
-sinter_dtype_t sinter_onnx_dtype_to_sinter(int64_t onnx_type);
-
-/* Maps a Sinter dtype to its ONNX TensorProto.DataType number; 0 when none. */
-int32_t sinter_onnx_dtype_from_sinter(sinter_dtype_t dtype);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,112 @@
+/* Shared pieces of the ONNX frontend: protobuf wire checks, TensorProto
+ * decoding and encoding, external data, and the legacy-opset rewriter that
+ * the reader calls for every node. */
+#ifndef SINTER_ONNX_INTERNAL_H
+#define SINTER_ONNX_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/arena.h"
+#include "ir/ir_impl.h"
+#include "onnx.pb-c.h"
+#include "sinter/onnx.h"
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the ONNX frontend assumes a little-endian host (raw_data is little-endian)"
+#endif
+
+/* Deepest message nesting accepted before unpacking (protobuf-c recurses). */
+#define ONNX_MAX_NESTING 64
+
+/* Newest default-domain opset the reader understands. */
+#define ONNX_MAX_OPSET 21
+
+/* ONNX TensorProto.DataType numbers, including those newer than the
+ * system's onnx.proto. */
+enum {
+  ONNX_DT_UNDEFINED = 0,
+  ONNX_DT_FLOAT = 1,
+  ONNX_DT_UINT8 = 2,
+  ONNX_DT_INT8 = 3,
+  ONNX_DT_UINT16 = 4,
+  ONNX_DT_INT16 = 5,
+  ONNX_DT_INT32 = 6,
+  ONNX_DT_INT64 = 7,
+  ONNX_DT_STRING = 8,
+  ONNX_DT_BOOL = 9,
+  ONNX_DT_FLOAT16 = 10,
+  ONNX_DT_DOUBLE = 11,
+  ONNX_DT_UINT32 = 12,
+  ONNX_DT_UINT64 = 13,
+  ONNX_DT_COMPLEX64 = 14,
+  ONNX_DT_COMPLEX128 = 15,
+  ONNX_DT_BFLOAT16 = 16,
+  ONNX_DT_FLOAT8E4M3FN = 17,
+  ONNX_DT_FLOAT8E4M3FNUZ = 18,
+  ONNX_DT_FLOAT8E5M2 = 19,
+  ONNX_DT_FLOAT8E5M2FNUZ = 20,
+  ONNX_DT_UINT4 = 21,
+  ONNX_DT_INT4 = 22,
+  ONNX_DT_FLOAT4E2M1 = 23,
+  ONNX_DT_LAST = 23,
+};
+
+/* Returns the name of an ONNX data type number ("FLOAT", ...), "?" if none. */
+const char *onnx_dtype_name(int64_t onnx_type);
+
+/* Maps an ONNX element type to a Sinter dtype, with an error (no file
+ * prefix) that says why when there is none. what names the thing typed. */
+sinter_status_t onnx_dtype_convert(int64_t onnx_type, const char *what, sinter_dtype_t *out);
+
+/* Walks a serialized message of type desc without recursion and fails with
+ * SINTER_INVALID_MODEL when it is truncated, corrupt, or nests messages
+ * deeper than max_depth. */
+sinter_status_t onnx_wire_check(const void *data, size_t len,
+                                const ProtobufCMessageDescriptor *desc, int max_depth);
+
+/* ---- external data ------------------------------------------------------ */
+
+typedef struct onnx_ext_file_s {
+  char *real_path; /* realpath of the data file (malloc'ed) */
+  void *base;      /* read-only mapping of the whole file, NULL when empty */
+  size_t size;
+  bool adopted; /* the graph unmaps it; otherwise onnx_ext_deinit does */
+} onnx_ext_file_t;
+
+/* External-data state for one import: the folder data is resolved in and
+ * the files mapped so far. */
+typedef struct onnx_ext_s {
+  const char *base_dir; /* NULL: external data is an error */
+  char *base_real;      /* realpath(base_dir), malloc'ed on first use */
+  onnx_ext_file_t *files;
+  int32_t n_files, cap_files;
+} onnx_ext_t;
+
+void onnx_ext_init(onnx_ext_t *ext, const char *base_dir);
+/* Unmaps the files not adopted by a graph and frees the state. */
+void onnx_ext_deinit(onnx_ext_t *ext);
+
+/* A decoded TensorProto: a static type and its bytes in Sinter layout. */
+typedef struct onnx_tensor_view_s {
+  sinter_type_t type;
+  const void *data; /* raw_data, owned, or external bytes */
+  size_t nbytes;
+  void *owned;           /* malloc'ed buffer data points to, or NULL */
+  onnx_ext_file_t *file; /* set when data points into an external mapping */
+} onnx_tensor_view_t;
+
+/* Decodes t (raw_data, typed fields or external data). what names the
+ * tensor in messages (no file prefix). ext may be NULL (external data is
+ * then an error). The caller frees view->owned. */
+sinter_status_t onnx_tensor_decode(const Onnx__TensorProto *t, const char *what, onnx_ext_t *ext,
+                                   onnx_tensor_view_t *view);
+
+/* Fills a TensorProto allocated in ar with dtype, dims and raw_data pointing
+ * at data (not copied: it must outlive packing). */
+sinter_status_t onnx_tensor_encode(sinter_dtype_t dtype, int32_t rank, const int64_t *dims,
+                                   const void *data, size_t nbytes, const char *name,
+                                   sinter_arena_t *ar, Onnx__TensorProto **out);
+
+#endif /* SINTER_ONNX_INTERNAL_H */
