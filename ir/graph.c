@@ -1,5 +1,6 @@
 /* Graph construction, rewriting and walking: the core of the IR. */
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -570,6 +571,16 @@ void sinter_node_move_before(sinter_node_t *node, sinter_node_t *before) {
   if (node == before) return;
   unlink_node(node->graph, node);
   link_before(node->graph, node, before);
+}
+
+const char *sinter_ir_node_desc(const sinter_node_t *n, char *buf, size_t cap) {
+  const sinter_op_info_t *info = sinter_op_info(n->op);
+  const char *op = info ? info->name : "<invalid op>";
+  if (n->name && n->name[0])
+    snprintf(buf, cap, "node '%s' (%s)", n->name, op);
+  else
+    snprintf(buf, cap, "node #%" PRIu32 " (%s)", n->id, op);
+  return buf;
 }
 
 /* ---- walking ------------------------------------------------------------ */

@@ -86,6 +86,10 @@ sinter_value_t *sinter_ir_new_value(sinter_graph_t *graph, sinter_value_kind_t k
 sinter_status_t sinter_ir_subgraph_create(sinter_graph_t *parent, const char *name,
                                           sinter_graph_t **out_graph);
 
+/* Describes node for messages: "node 'conv1' (Conv)", or "node #3 (Conv)"
+ * when it has no name. Writes into buf and returns it. */
+const char *sinter_ir_node_desc(const sinter_node_t *node, char *buf, size_t cap);
+
 /* Re-runs shape inference on scratch copies of the node types and reports
  * the first stored type that disagrees with it (ops without inference are
  * skipped). */

@@ -25,18 +25,8 @@ typedef struct vctx_s {
 
 /* ---- descriptions --------------------------------------------------------- */
 
-static const char *op_name(sinter_op_t op) {
-  const sinter_op_info_t *info = sinter_op_info(op);
-  return info ? info->name : "<invalid op>";
-}
-
-/* "node 'conv1' (Conv)", or "node #3 (Conv)" when unnamed. */
 static const char *ndesc(const sinter_node_t *n, char *buf, size_t cap) {
-  if (n->name && n->name[0])
-    snprintf(buf, cap, "node '%s' (%s)", n->name, op_name(n->op));
-  else
-    snprintf(buf, cap, "node #%" PRIu32 " (%s)", n->id, op_name(n->op));
-  return buf;
+  return sinter_ir_node_desc(n, buf, cap);
 }
 
 /* "'x'", or "#7" for an unnamed value. */

@@ -22,8 +22,11 @@ sinter_status_t sinter_interp_create(const sinter_graph_t *graph, sinter_interp_
   *out_interp = NULL;
   for (const sinter_node_t *n = graph->first; n; n = n->next)
     if (!sinter_op_impl(n->op) || !sinter_op_impl(n->op)->run)
-      return SINTER_ERROR(SINTER_UNSUPPORTED, "node '%s' (%s): the interpreter has no kernel for %s",
-                          n->name, sinter_op_info(n->op)->name, sinter_op_info(n->op)->name);
+    {
+      char desc[256];
+      return SINTER_ERROR(SINTER_UNSUPPORTED, "%s: the interpreter has no kernel for it",
+                          sinter_ir_node_desc(n, desc, sizeof(desc)));
+    }
   sinter_interp_t *in = calloc(1, sizeof(*in));
   if (!in) return SINTER_ERROR(SINTER_OUT_OF_MEMORY, "out of memory");
   in->graph = graph;
@@ -204,7 +207,8 @@ sinter_status_t sinter_interp_run(sinter_interp_t *ip, const sinter_tensor_t *in
   for (const sinter_node_t *n = g->first; n && !st; n = n->next) {
     st = run_node(ip, n, slots);
     if (st) {
-      st = sinter_status_annotate(st, "node '%s' (%s)", n->name, sinter_op_info(n->op)->name);
+      char desc[256];
+      st = sinter_status_annotate(st, "%s", sinter_ir_node_desc(n, desc, sizeof(desc)));
       break;
     }
     for (int32_t i = 0; i < n->n_inputs; i++) {
