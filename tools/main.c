@@ -6,6 +6,7 @@
 
 static const tool_command_t commands[] = {
     {"inspect", "graph summary: inputs, outputs, ops, parameters, sizes", cmd_inspect},
+    {"opt", "run a pass pipeline over a model, write ONNX or text IR", cmd_opt},
     {"run", "run a model on input tensors with the reference interpreter", cmd_run},
     {"conform", "run ONNX backend tests (model.onnx + test_data_set_*)", cmd_conform},
 };

@@ -53,6 +53,9 @@ extern const sinter_op_impl_t sinter_impl_nn[];          /* k_nn.c: conv, pool, 
 extern const sinter_op_impl_t sinter_impl_linalg[];      /* k_linalg.c: matmul, reduce, softmax */
 extern const sinter_op_impl_t sinter_impl_shape[];       /* k_shape.c: data movement */
 extern const sinter_op_impl_t sinter_impl_quant[];       /* k_quant.c: quantized ops */
+extern const sinter_op_impl_t sinter_impl_fused_act[];   /* k_fused_act.c: FusedConv/Gemm/MatMul */
+extern const sinter_op_impl_t sinter_impl_fused_norm[];  /* k_fused_norm.c: Silu, RMSNormalization */
+extern const sinter_op_impl_t sinter_impl_fused_attn[];  /* k_fused_attn.c: Attention, FusedElementwise */
 
 /* Returns the implementation of op, or NULL when none exists. */
 const sinter_op_impl_t *sinter_op_impl(sinter_op_t op);
