@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ir/ir_impl.h"
+#include "ir/textir_internal.h"
 
 enum { MAX_DEPTH = 32 }; /* nested subgraph attributes */
 
@@ -101,19 +102,6 @@ static const char *describe(const token_t *t, char *buf, size_t cap) {
 }
 
 /* ---- lexer ------------------------------------------------------------------- */
-
-static bool is_alpha(int c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-static bool is_digit(int c) {
-  return c >= '0' && c <= '9';
-}
-static bool is_name_char(int c) {
-  return is_alpha(c) || is_digit(c) || c == '_' || c == '.';
-}
-static bool is_ref_char(int c) {
-  return is_name_char(c) || c == '/' || c == '-';
-}
 
 /* Scans a quoted string starting at the opening quote *pos; on success
  * *pos is just past the closing quote. */
@@ -601,23 +589,6 @@ static sinter_status_t parse_num_list(parser_t *p, bool is_float, bool f64, vec_
     SINTER_TRY(next(p));
   }
   return next(p);
-}
-
-static bool decimal_dtype(sinter_dtype_t d) {
-  switch (d) {
-    case SINTER_DTYPE_F32:
-    case SINTER_DTYPE_F64:
-    case SINTER_DTYPE_I64:
-    case SINTER_DTYPE_I32:
-    case SINTER_DTYPE_I16:
-    case SINTER_DTYPE_I8:
-    case SINTER_DTYPE_U8:
-    case SINTER_DTYPE_U16:
-    case SINTER_DTYPE_U32:
-    case SINTER_DTYPE_U64:
-    case SINTER_DTYPE_BOOL: return true;
-    default: return false;
-  }
 }
 
 /* Stores one decimal element of dtype d at dst, checking its range. */

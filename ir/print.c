@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ir/ir_impl.h"
+#include "ir/textir_internal.h"
 
 /* Tensors of at most this many elements print as decimal lists when their
  * dtype allows it exactly; larger ones print as hex (or elided). */
@@ -97,21 +98,6 @@ static void w_indent(writer_t *w, int depth) {
 }
 
 /* ---- lexical helpers ------------------------------------------------------ */
-
-static bool is_alpha(int c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-static bool is_digit(int c) {
-  return c >= '0' && c <= '9';
-}
-static bool is_name_char(int c) {
-  return is_alpha(c) || is_digit(c) || c == '_' || c == '.';
-}
-/* After % and @ a name may also hold '/' and '-', common in exported
- * models ("/layer1/Conv_output_0"). */
-static bool is_ref_char(int c) {
-  return is_name_char(c) || c == '/' || c == '-';
-}
 
 /* A name after % or @ prints bare when it uses only name characters and is
  * not all digits (all-digit bare names are the numbers of unnamed values). */
@@ -422,24 +408,6 @@ static void w_quant(writer_t *w, const sinter_quant_params_t *q) {
 static void w_typeq(writer_t *w, const sinter_value_t *v) {
   w_type(w, &v->type);
   if (v->quant) w_quant(w, v->quant);
-}
-
-/* True when dtype's elements print exactly as decimal numbers. */
-static bool decimal_dtype(sinter_dtype_t d) {
-  switch (d) {
-    case SINTER_DTYPE_F32:
-    case SINTER_DTYPE_F64:
-    case SINTER_DTYPE_I64:
-    case SINTER_DTYPE_I32:
-    case SINTER_DTYPE_I16:
-    case SINTER_DTYPE_I8:
-    case SINTER_DTYPE_U8:
-    case SINTER_DTYPE_U16:
-    case SINTER_DTYPE_U32:
-    case SINTER_DTYPE_U64:
-    case SINTER_DTYPE_BOOL: return true;
-    default: return false;
-  }
 }
 
 /* Small tensors print as decimal lists, unless a value would not survive

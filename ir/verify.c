@@ -532,40 +532,17 @@ sinter_status_t sinter_graph_verify(const sinter_graph_t *graph) {
  * Run it after sinter_graph_verify succeeded. Declared for tests and the
  * pass manager (prototype in ir_impl.h). */
 sinter_status_t sinter_ir_verify_types(const sinter_graph_t *graph) {
-  enum { MAXIO = 64 };
   char nb[160], b1[160], b2[160];
   for (const sinter_node_t *n = graph->first; n; n = n->next) {
     const sinter_op_impl_t *impl = sinter_op_impl(n->op);
-    if (!impl || !impl->infer || n->n_inputs > MAXIO || n->n_outputs > MAXIO) continue;
-    const sinter_type_t *in[MAXIO];
-    const void *data[MAXIO];
-    size_t nbytes[MAXIO];
-    sinter_type_t out[MAXIO];
-    for (int32_t i = 0; i < n->n_inputs; i++) {
-      const sinter_value_t *v = n->inputs[i];
-      in[i] = v ? &v->type : NULL;
-      data[i] = v && v->kind == SINTER_VALUE_CONST ? v->data : NULL;
-      nbytes[i] = v && v->kind == SINTER_VALUE_CONST ? v->nbytes : 0;
-    }
-    for (int32_t i = 0; i < n->n_outputs; i++) {
-      memset(&out[i], 0, sizeof(out[i]));
-      out[i].rank = -1;
-    }
+    if (!impl || !impl->infer) continue;
     /* graph NULL: inference must not intern symbols into a const graph. */
-    sinter_infer_ctx_t ctx = {
-        .graph = NULL,
-        .node = n,
-        .n_inputs = n->n_inputs,
-        .in = in,
-        .in_data = data,
-        .in_nbytes = nbytes,
-        .n_outputs = n->n_outputs,
-        .out = out,
-    };
-    SINTER_RETURN_IF_ERROR(sinter_infer_node(&ctx), "%s: shape inference on the stored types",
+    sinter_infer_frame_t f;
+    if (!sinter_infer_frame_init(&f, NULL, n)) continue;
+    SINTER_RETURN_IF_ERROR(sinter_infer_node(&f.ctx), "%s: shape inference on the stored types",
                            ndesc(n, nb, sizeof(nb)));
     for (int32_t i = 0; i < n->n_outputs; i++) {
-      const sinter_type_t *s = &n->outputs[i]->type, *t = &out[i];
+      const sinter_type_t *s = &n->outputs[i]->type, *t = &f.out[i];
       bool bad = s->dtype != SINTER_DTYPE_UNDEFINED && t->dtype != SINTER_DTYPE_UNDEFINED &&
                  s->dtype != t->dtype;
       if (!bad && s->rank >= 0 && t->rank >= 0) {

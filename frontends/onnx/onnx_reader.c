@@ -163,40 +163,18 @@ static void apply_declared_type(import_ctx_t *ctx, sinter_value_t *v) {
 /* Infers the node's output types right away when asked to, so that rewrites
  * of later nodes can see ranks; failures are left to the final inference. */
 static void try_infer(import_ctx_t *ctx, sinter_node_t *n) {
-  enum { MAXIO = 64 };
-  if (!ctx->eager_infer || n->n_inputs > MAXIO || n->n_outputs > MAXIO) return;
-  const sinter_type_t *in[MAXIO];
-  const void *data[MAXIO];
-  size_t nbytes[MAXIO];
-  sinter_type_t out[MAXIO];
-  for (int32_t i = 0; i < n->n_inputs; i++) {
-    const sinter_value_t *v = n->inputs[i];
-    if (v && v->type.dtype == SINTER_DTYPE_UNDEFINED) return;
-    in[i] = v ? &v->type : NULL;
-    data[i] = v && v->kind == SINTER_VALUE_CONST ? v->data : NULL;
-    nbytes[i] = v && v->kind == SINTER_VALUE_CONST ? v->nbytes : 0;
-  }
-  for (int32_t i = 0; i < n->n_outputs; i++) {
-    memset(&out[i], 0, sizeof(out[i]));
-    out[i].rank = -1;
-  }
-  sinter_infer_ctx_t ictx = {
-      .graph = ctx->g,
-      .node = n,
-      .n_inputs = n->n_inputs,
-      .in = in,
-      .in_data = data,
-      .in_nbytes = nbytes,
-      .n_outputs = n->n_outputs,
-      .out = out,
-  };
-  sinter_status_t st = sinter_infer_node(&ictx);
+  if (!ctx->eager_infer) return;
+  for (int32_t i = 0; i < n->n_inputs; i++)
+    if (n->inputs[i] && n->inputs[i]->type.dtype == SINTER_DTYPE_UNDEFINED) return;
+  sinter_infer_frame_t f;
+  if (!sinter_infer_frame_init(&f, ctx->g, n)) return;
+  sinter_status_t st = sinter_infer_node(&f.ctx);
   if (st) {
     sinter_status_free(st);
     return;
   }
   for (int32_t i = 0; i < n->n_outputs; i++)
-    if (out[i].dtype != SINTER_DTYPE_UNDEFINED) sinter_value_set_type(n->outputs[i], &out[i]);
+    if (f.out[i].dtype != SINTER_DTYPE_UNDEFINED) sinter_value_set_type(n->outputs[i], &f.out[i]);
 }
 
 /* ---- working nodes ------------------------------------------------------ */

@@ -1,30 +1,7 @@
 /* Reference kernels, linalg family: the op table for MatMul, Gemm, Einsum,
  * the softmaxes, reductions, ArgMax/ArgMin, TopK, CumSum and the two losses.
  * The implementations live in k_linalg_*.c. */
-#include "ir/interp/kernels.h"
-
-/* k_linalg_matmul.c */
-sinter_status_t sinter_linalg_matmul_infer(sinter_infer_ctx_t *ctx);
-sinter_status_t sinter_linalg_matmul_run(sinter_kernel_ctx_t *ctx);
-sinter_status_t sinter_linalg_gemm_infer(sinter_infer_ctx_t *ctx);
-sinter_status_t sinter_linalg_gemm_run(sinter_kernel_ctx_t *ctx);
-/* k_linalg_einsum.c */
-sinter_status_t sinter_linalg_einsum_infer(sinter_infer_ctx_t *ctx);
-sinter_status_t sinter_linalg_einsum_run(sinter_kernel_ctx_t *ctx);
-/* k_linalg_softmax.c */
-sinter_status_t sinter_linalg_softmax_infer(sinter_infer_ctx_t *ctx);
-sinter_status_t sinter_linalg_softmax_run(sinter_kernel_ctx_t *ctx);
-sinter_status_t sinter_linalg_loss_infer(sinter_infer_ctx_t *ctx);
-sinter_status_t sinter_linalg_loss_run(sinter_kernel_ctx_t *ctx);
-/* k_linalg_reduce.c */
-sinter_status_t sinter_linalg_reduce_infer(sinter_infer_ctx_t *ctx);
-sinter_status_t sinter_linalg_reduce_run(sinter_kernel_ctx_t *ctx);
-sinter_status_t sinter_linalg_arg_infer(sinter_infer_ctx_t *ctx);
-sinter_status_t sinter_linalg_arg_run(sinter_kernel_ctx_t *ctx);
-sinter_status_t sinter_linalg_topk_infer(sinter_infer_ctx_t *ctx);
-sinter_status_t sinter_linalg_topk_run(sinter_kernel_ctx_t *ctx);
-sinter_status_t sinter_linalg_cumsum_infer(sinter_infer_ctx_t *ctx);
-sinter_status_t sinter_linalg_cumsum_run(sinter_kernel_ctx_t *ctx);
+#include "ir/interp/k_linalg_internal.h"
 
 const sinter_op_impl_t sinter_impl_linalg[] = {
     {SINTER_OP_MATMUL, sinter_linalg_matmul_infer, sinter_linalg_matmul_run},

@@ -2,7 +2,7 @@
  * labels (diagonals) and size-1 broadcasting. Two-operand f32 contractions
  * that are batched matrix products go through sinter_sgemm; everything else
  * iterates over all label combinations, summing in double (int64 for ints). */
-#include "ir/interp/kernels.h"
+#include "ir/interp/k_linalg_internal.h"
 
 enum {
   MAX_OPERANDS = 16,
@@ -193,7 +193,7 @@ sinter_status_t sinter_linalg_einsum_infer(sinter_infer_ctx_t *ctx) {
     if (t->rank < 0) ranks_known = false;
     ranks[k] = t->rank;
   }
-  if (dt != SINTER_DTYPE_UNDEFINED && !sinter_dtype_is_float(dt) && !sinter_dtype_is_int(dt))
+  if (dt != SINTER_DTYPE_UNDEFINED && !is_numeric(dt))
     return SINTER_NODE_ERROR("dtype %s is not numeric", sinter_dtype_name(dt));
   if (!ranks_known) {
     sinter_type_unknown_dims(o, dt, 0);
@@ -281,25 +281,6 @@ static sinter_status_t einsum_plan(const einsum_t *e, const sinter_tensor_t *con
   return NULL;
 }
 
-/* Loads operand k as double (floats) or int64 (ints) into a fresh buffer. */
-static void *load_operand(const sinter_tensor_t *t, bool is_int) {
-  int64_t n = sinter_tensor_numel(t);
-  if (n < 0) return NULL;
-  if (is_int) {
-    int64_t *r = malloc(sizeof(int64_t) * (size_t)(n ? n : 1));
-    if (r)
-      for (int64_t i = 0; i < n; i++) r[i] = sinter_load_i64(t->data, t->dtype, i);
-    return r;
-  }
-  double *r = malloc(sizeof(double) * (size_t)(n ? n : 1));
-  if (!r) return NULL;
-  if (t->dtype == SINTER_DTYPE_F32)
-    for (int64_t i = 0; i < n; i++) r[i] = ((const float *)t->data)[i];
-  else
-    for (int64_t i = 0; i < n; i++) r[i] = sinter_load_f64(t->data, t->dtype, i);
-  return r;
-}
-
 /* The general path: for each output element, sum the product of operands
  * over every combination of the contracted labels. */
 static sinter_status_t einsum_general(const einsum_t *e, const einsum_plan_t *p,
@@ -308,7 +289,8 @@ static sinter_status_t einsum_general(const einsum_t *e, const einsum_plan_t *p,
   void *ops[MAX_OPERANDS] = {NULL};
   sinter_status_t st = NULL;
   for (int32_t k = 0; k < e->n_ops; k++) {
-    ops[k] = load_operand(in[k], is_int);
+    /* Each operand as int64 (ints) or double (floats), in a fresh buffer. */
+    ops[k] = is_int ? (void *)tensor_to_i64(in[k]) : (void *)tensor_to_f64(in[k]);
     if (!ops[k]) {
       st = SINTER_ERROR(SINTER_OUT_OF_MEMORY, "out of memory");
       goto done;
@@ -470,8 +452,7 @@ sinter_status_t sinter_linalg_einsum_run(sinter_kernel_ctx_t *ctx) {
     ranks[k] = ctx->in[k]->rank;
   }
   sinter_dtype_t dt = ctx->in[0]->dtype;
-  if (!sinter_dtype_is_float(dt) && !sinter_dtype_is_int(dt))
-    return SINTER_NODE_ERROR("dtype %s is not numeric", sinter_dtype_name(dt));
+  if (!is_numeric(dt)) return SINTER_NODE_ERROR("dtype %s is not numeric", sinter_dtype_name(dt));
   einsum_t e;
   SINTER_TRY(einsum_parse(eq, ctx->n_inputs, ranks, &e));
   einsum_plan_t p;
@@ -479,9 +460,7 @@ sinter_status_t sinter_linalg_einsum_run(sinter_kernel_ctx_t *ctx) {
   int64_t dims[SINTER_MAX_RANK];
   for (int32_t j = 0; j < e.out_rank; j++) dims[j] = p.size[e.out_label[j]];
   sinter_tensor_t *o = &ctx->out[0];
-  bool ok = o->data && o->dtype == dt && o->rank == e.out_rank;
-  for (int32_t j = 0; ok && j < e.out_rank; j++) ok = o->dims[j] == dims[j];
-  if (!ok) SINTER_TRY(sinter_kernel_alloc_output(ctx, 0, dt, e.out_rank, dims));
+  SINTER_TRY(ensure_output(ctx, 0, dt, e.out_rank, dims));
   /* Bound the general path's work: output elements times contraction size. */
   double work = 1.0;
   for (int l = 0; l < MAX_LABELS; l++)

@@ -1,7 +1,7 @@
 /* Reference MatMul (NumPy matmul: 1-D promotion, broadcast batch dims) and
  * Gemm. f32 goes through sinter_sgemm, f64 is computed in double, f16/bf16/f8
  * in f32 rounded on store, and integers exactly with wrapping int64 sums. */
-#include "ir/interp/kernels.h"
+#include "ir/interp/k_linalg_internal.h"
 
 /* How a kernel computes a dtype. */
 typedef enum num_class_e { NUM_F32, NUM_F64, NUM_NARROW_FLOAT, NUM_INT } num_class_t;
@@ -11,32 +11,6 @@ static num_class_t num_class(sinter_dtype_t d) {
   if (d == SINTER_DTYPE_F64) return NUM_F64;
   if (sinter_dtype_is_float(d)) return NUM_NARROW_FLOAT;
   return NUM_INT;
-}
-
-static bool is_numeric(sinter_dtype_t d) {
-  return sinter_dtype_is_float(d) || sinter_dtype_is_int(d);
-}
-
-/* Returns a malloc'ed int64 copy of an integer tensor; NULL on OOM. */
-static int64_t *tensor_to_i64(const sinter_tensor_t *t) {
-  int64_t n = sinter_tensor_numel(t);
-  if (n < 0) return NULL;
-  int64_t *r = malloc(sizeof(int64_t) * (size_t)(n ? n : 1));
-  if (!r) return NULL;
-  for (int64_t i = 0; i < n; i++) r[i] = sinter_load_i64(t->data, t->dtype, i);
-  return r;
-}
-
-/* Uses the output buffer the interpreter prepared, or allocates one. */
-static sinter_status_t ensure_output(sinter_kernel_ctx_t *ctx, int32_t index, sinter_dtype_t dtype,
-                                     int32_t rank, const int64_t *dims) {
-  sinter_tensor_t *o = &ctx->out[index];
-  if (o->data && o->dtype == dtype && o->rank == rank) {
-    bool same = true;
-    for (int32_t d = 0; d < rank; d++) same = same && o->dims[d] == dims[d];
-    if (same) return NULL;
-  }
-  return sinter_kernel_alloc_output(ctx, index, dtype, rank, dims);
 }
 
 /* ---- MatMul ------------------------------------------------------------- */
@@ -49,34 +23,8 @@ sinter_status_t sinter_linalg_matmul_infer(sinter_infer_ctx_t *ctx) {
                              sinter_dtype_name(b->dtype));
   if (a->dtype != SINTER_DTYPE_UNDEFINED && !is_numeric(a->dtype))
     return SINTER_NODE_ERROR("dtype %s is not numeric", sinter_dtype_name(a->dtype));
-  if (a->rank < 0 || b->rank < 0) {
-    sinter_type_unknown_dims(o, a->dtype, 0);
-    o->rank = -1;
-    return NULL;
-  }
-  if (a->rank == 0 || b->rank == 0) return SINTER_NODE_ERROR("MatMul inputs must have rank >= 1");
-  sinter_dim_t ka = a->dims[a->rank - 1];
-  sinter_dim_t kb = b->rank >= 2 ? b->dims[b->rank - 2] : b->dims[0];
-  if (ka.size >= 0 && kb.size >= 0 && ka.size != kb.size)
-    return SINTER_NODE_ERROR("inner dimensions differ: %lld and %lld", (long long)ka.size,
-                             (long long)kb.size);
-  sinter_type_t ba, bb, bo;
-  memset(&ba, 0, sizeof(ba));
-  memset(&bb, 0, sizeof(bb));
-  memset(&bo, 0, sizeof(bo));
-  ba.rank = a->rank > 2 ? a->rank - 2 : 0;
-  bb.rank = b->rank > 2 ? b->rank - 2 : 0;
-  for (int32_t d = 0; d < ba.rank; d++) ba.dims[d] = a->dims[d];
-  for (int32_t d = 0; d < bb.rank; d++) bb.dims[d] = b->dims[d];
-  const sinter_type_t *parts[2] = {&ba, &bb};
-  SINTER_TRY(sinter_broadcast_types(parts, 2, &bo));
-  memset(o, 0, sizeof(*o));
-  o->dtype = a->dtype;
-  o->rank = bo.rank;
-  for (int32_t d = 0; d < bo.rank; d++) o->dims[d] = bo.dims[d];
-  if (a->rank >= 2) o->dims[o->rank++] = a->dims[a->rank - 2];
-  if (b->rank >= 2) o->dims[o->rank++] = b->dims[b->rank - 1];
-  return NULL;
+  sinter_type_unknown_dims(o, a->dtype, 0);
+  return sinter_matmul_shape(a, b, o);
 }
 
 /* Batch geometry of one MatMul: per output batch dim, the stride (in whole

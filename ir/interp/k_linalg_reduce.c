@@ -2,11 +2,7 @@
  * noop_with_empty_axes, ONNX's values for empty sets), ArgMax/ArgMin, TopK
  * and CumSum. Floats accumulate in double and round on store; integers
  * accumulate exactly in wrapping int64. */
-#include "ir/interp/kernels.h"
-
-static bool is_numeric(sinter_dtype_t d) {
-  return sinter_dtype_is_float(d) || sinter_dtype_is_int(d);
-}
+#include "ir/interp/k_linalg_internal.h"
 
 /* Element i as double, with a branch-predictable fast path for f32. */
 static inline double ld_f(const sinter_tensor_t *t, int64_t i) {
@@ -25,17 +21,6 @@ static inline void st_f(sinter_tensor_t *t, int64_t i, double v) {
  * signed key (flipping the top bit) for comparisons. */
 static inline int64_t u64_key(sinter_dtype_t d, int64_t v) {
   return d == SINTER_DTYPE_U64 ? (int64_t)((uint64_t)v ^ (UINT64_C(1) << 63)) : v;
-}
-
-static sinter_status_t ensure_output(sinter_kernel_ctx_t *ctx, int32_t index, sinter_dtype_t dtype,
-                                     int32_t rank, const int64_t *dims) {
-  sinter_tensor_t *o = &ctx->out[index];
-  if (o->data && o->dtype == dtype && o->rank == rank) {
-    bool same = true;
-    for (int32_t d = 0; d < rank; d++) same = same && o->dims[d] == dims[d];
-    if (same) return NULL;
-  }
-  return sinter_kernel_alloc_output(ctx, index, dtype, rank, dims);
 }
 
 /* outer x n x inner view of a tensor around axis. */

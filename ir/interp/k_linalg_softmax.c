@@ -2,31 +2,7 @@
  * the two losses built on them, SoftmaxCrossEntropyLoss and
  * NegativeLogLikelihoodLoss. f32 is computed in f32 with double sums, f64 in
  * double, f16/bf16 in f32 rounded on store. */
-#include "ir/interp/kernels.h"
-
-static sinter_status_t ensure_output(sinter_kernel_ctx_t *ctx, int32_t index, sinter_dtype_t dtype,
-                                     int32_t rank, const int64_t *dims) {
-  sinter_tensor_t *o = &ctx->out[index];
-  if (o->data && o->dtype == dtype && o->rank == rank) {
-    bool same = true;
-    for (int32_t d = 0; d < rank; d++) same = same && o->dims[d] == dims[d];
-    if (same) return NULL;
-  }
-  return sinter_kernel_alloc_output(ctx, index, dtype, rank, dims);
-}
-
-/* Loads a float tensor as double (any float dtype); caller frees. */
-static double *tensor_to_f64(const sinter_tensor_t *t) {
-  int64_t n = sinter_tensor_numel(t);
-  if (n < 0) return NULL;
-  double *r = malloc(sizeof(double) * (size_t)(n ? n : 1));
-  if (!r) return NULL;
-  if (t->dtype == SINTER_DTYPE_F32)
-    for (int64_t i = 0; i < n; i++) r[i] = ((const float *)t->data)[i];
-  else
-    for (int64_t i = 0; i < n; i++) r[i] = sinter_load_f64(t->data, t->dtype, i);
-  return r;
-}
+#include "ir/interp/k_linalg_internal.h"
 
 /* ---- Softmax, LogSoftmax, Hardmax --------------------------------------- */
 

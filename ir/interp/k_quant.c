@@ -399,39 +399,6 @@ static sinter_status_t k_dynamic_quantize(sinter_kernel_ctx_t *ctx) {
 
 /* ---- integer matmul --------------------------------------------------------- */
 
-/* MatMul shape rules: 1-D operands gain a unit dim that is dropped again, batch dims
- * broadcast. Writes the output shape into out (dtype untouched). */
-static sinter_status_t matmul_shape(const sinter_type_t *a, const sinter_type_t *b,
-                                    sinter_type_t *out) {
-  if (a->rank < 0 || b->rank < 0) {
-    out->rank = -1;
-    return NULL;
-  }
-  if (a->rank == 0 || b->rank == 0) return SINTER_NODE_ERROR("MatMul operands must not be scalars");
-  sinter_dim_t ka = a->dims[a->rank - 1];
-  sinter_dim_t kb = b->rank == 1 ? b->dims[0] : b->dims[b->rank - 2];
-  if (ka.size >= 0 && kb.size >= 0 && ka.size != kb.size)
-    return SINTER_NODE_ERROR("inner dimensions differ: A has K=%lld, B has K=%lld",
-                             (long long)ka.size, (long long)kb.size);
-  sinter_type_t ab, bb, ob;
-  memset(&ab, 0, sizeof(ab));
-  memset(&bb, 0, sizeof(bb));
-  memset(&ob, 0, sizeof(ob));
-  ab.rank = a->rank > 2 ? a->rank - 2 : 0;
-  bb.rank = b->rank > 2 ? b->rank - 2 : 0;
-  for (int32_t d = 0; d < ab.rank; d++) ab.dims[d] = a->dims[d];
-  for (int32_t d = 0; d < bb.rank; d++) bb.dims[d] = b->dims[d];
-  const sinter_type_t *tp[2] = {&ab, &bb};
-  SINTER_TRY(sinter_broadcast_types(tp, 2, &ob));
-  int32_t r = ob.rank;
-  if (a->rank >= 2) ob.dims[r++] = a->dims[a->rank - 2];
-  if (b->rank >= 2) ob.dims[r++] = b->dims[b->rank - 1];
-  if (r > SINTER_MAX_RANK) return SINTER_NODE_UNSUPPORTED("output rank above %d", SINTER_MAX_RANK);
-  out->rank = r;
-  for (int32_t d = 0; d < r; d++) out->dims[d] = ob.dims[d];
-  return NULL;
-}
-
 /* Copies x into a fresh int32 array minus its zero point zp, which broadcasts against x
  * (NumPy rules) after optionally gaining a trailing unit dim (a per-row vector). */
 static sinter_status_t sub_zero_point(const sinter_tensor_t *x, const sinter_tensor_t *zp,
@@ -557,7 +524,7 @@ static sinter_status_t infer_matmul_integer(sinter_infer_ctx_t *ctx) {
   }
   sinter_type_t o;
   memset(&o, 0, sizeof(o));
-  SINTER_TRY(matmul_shape(ctx->in[0], ctx->in[1], &o));
+  SINTER_TRY(sinter_matmul_shape(ctx->in[0], ctx->in[1], &o));
   o.dtype = SINTER_DTYPE_I32;
   ctx->out[0] = o;
   return NULL;
@@ -570,7 +537,7 @@ static sinter_status_t out_from_infer(sinter_kernel_ctx_t *ctx, const sinter_ten
   sinter_type_set_static(&ta, a->dtype, a->rank, a->dims);
   sinter_type_set_static(&tb, b->dtype, b->rank, b->dims);
   memset(&o, 0, sizeof(o));
-  SINTER_TRY(matmul_shape(&ta, &tb, &o));
+  SINTER_TRY(sinter_matmul_shape(&ta, &tb, &o));
   int64_t dims[SINTER_MAX_RANK];
   for (int32_t d = 0; d < o.rank; d++) dims[d] = o.dims[d].size;
   return sinter_kernel_alloc_output(ctx, 0, dt, o.rank, dims);
@@ -646,7 +613,7 @@ static sinter_status_t infer_qlinear_matmul(sinter_infer_ctx_t *ctx) {
   SINTER_TRY(check_vec(ctx, 7, M, "per-row"));
   sinter_type_t o;
   memset(&o, 0, sizeof(o));
-  SINTER_TRY(matmul_shape(a, b, &o));
+  SINTER_TRY(sinter_matmul_shape(a, b, &o));
   o.dtype = ctx->in[7]->dtype;
   ctx->out[0] = o;
   return NULL;

@@ -2,74 +2,12 @@
  * reads constant inputs (shapes, axes, pads) when they are known; kernels move elements by size,
  * so every dtype works, packed 4-bit ones included. Gather/scatter and friends live in
  * k_shape_index.c, Resize in k_shape_resize.c. */
-#include "ir/interp/kernels.h"
-
-/* Implemented in k_shape_index.c and k_shape_resize.c; listed in the table below. */
-sinter_status_t sinter_shape_infer_gather(sinter_infer_ctx_t *ctx);
-sinter_status_t sinter_shape_run_gather(sinter_kernel_ctx_t *ctx);
-sinter_status_t sinter_shape_infer_gather_elements(sinter_infer_ctx_t *ctx);
-sinter_status_t sinter_shape_run_gather_elements(sinter_kernel_ctx_t *ctx);
-sinter_status_t sinter_shape_infer_gather_nd(sinter_infer_ctx_t *ctx);
-sinter_status_t sinter_shape_run_gather_nd(sinter_kernel_ctx_t *ctx);
-sinter_status_t sinter_shape_infer_scatter_elements(sinter_infer_ctx_t *ctx);
-sinter_status_t sinter_shape_run_scatter_elements(sinter_kernel_ctx_t *ctx);
-sinter_status_t sinter_shape_infer_scatter_nd(sinter_infer_ctx_t *ctx);
-sinter_status_t sinter_shape_run_scatter_nd(sinter_kernel_ctx_t *ctx);
-sinter_status_t sinter_shape_infer_non_zero(sinter_infer_ctx_t *ctx);
-sinter_status_t sinter_shape_run_non_zero(sinter_kernel_ctx_t *ctx);
-sinter_status_t sinter_shape_infer_one_hot(sinter_infer_ctx_t *ctx);
-sinter_status_t sinter_shape_run_one_hot(sinter_kernel_ctx_t *ctx);
-sinter_status_t sinter_shape_infer_compress(sinter_infer_ctx_t *ctx);
-sinter_status_t sinter_shape_run_compress(sinter_kernel_ctx_t *ctx);
-sinter_status_t sinter_shape_infer_reverse_sequence(sinter_infer_ctx_t *ctx);
-sinter_status_t sinter_shape_run_reverse_sequence(sinter_kernel_ctx_t *ctx);
-sinter_status_t sinter_shape_infer_resize(sinter_infer_ctx_t *ctx);
-sinter_status_t sinter_shape_run_resize(sinter_kernel_ctx_t *ctx);
+#include "ir/interp/k_shape_internal.h"
 
 /* ---- element movement ---------------------------------------------------- */
 
 /* Views built from reshape+transpose (DepthToSpace, Tile) need up to twice the rank. */
 enum { VIEW_MAX = 2 * SINTER_MAX_RANK };
-
-static sinter_status_t elem_bits(sinter_dtype_t dtype, int *out_bits) {
-  int bits = sinter_dtype_bits(dtype);
-  if (bits != 4 && bits != 8 && bits != 16 && bits != 32 && bits != 64)
-    return SINTER_NODE_ERROR("unsupported element type %s", sinter_dtype_name(dtype));
-  *out_bits = bits;
-  return NULL;
-}
-
-/* Copies element si of src to element di of dst; 4-bit types move one nibble. */
-static inline void move_elem(void *dst, int64_t di, const void *src, int64_t si, int bits) {
-  uint8_t *d = dst;
-  const uint8_t *s = src;
-  switch (bits) {
-    case 8: d[di] = s[si]; return;
-    case 16: memcpy(d + di * 2, s + si * 2, 2); return;
-    case 32: memcpy(d + di * 4, s + si * 4, 4); return;
-    case 64: memcpy(d + di * 8, s + si * 8, 8); return;
-    default: {
-      uint8_t v = s[si >> 1];
-      v = (si & 1) ? (uint8_t)(v >> 4) : (uint8_t)(v & 0xf);
-      uint8_t *b = d + (di >> 1);
-      *b = (di & 1) ? (uint8_t)((*b & 0x0f) | (v << 4)) : (uint8_t)((*b & 0xf0) | v);
-      return;
-    }
-  }
-}
-
-/* Copies count consecutive elements. */
-static void move_elems(void *dst, int64_t di, const void *src, int64_t si, int64_t count,
-                       int bits) {
-  if (count <= 0) return;
-  if (bits >= 8) {
-    size_t es = (size_t)bits / 8;
-    memcpy((uint8_t *)dst + (size_t)di * es, (const uint8_t *)src + (size_t)si * es,
-           (size_t)count * es);
-    return;
-  }
-  for (int64_t k = 0; k < count; k++) move_elem(dst, di + k, src, si + k, bits);
-}
 
 /* Copies the strided view (soff, sstr) of src into the view (doff, dstr) of dst; both views
  * have shape dims. Strides are in elements and may be zero (broadcast) or negative. */
@@ -105,20 +43,6 @@ static void copy_view(void *dst, int64_t doff, const int64_t *dstr, const void *
   }
 }
 
-static void row_major_strides(int32_t rank, const int64_t *dims, int64_t *out) {
-  int64_t s = 1;
-  for (int32_t d = rank - 1; d >= 0; d--) {
-    out[d] = s;
-    s *= dims[d];
-  }
-}
-
-static int64_t prod(const int64_t *dims, int32_t lo, int32_t hi) {
-  int64_t p = 1;
-  for (int32_t d = lo; d < hi; d++) p *= dims[d];
-  return p;
-}
-
 /* Copies all of in into out (same element count and dtype). */
 static sinter_status_t copy_all(const sinter_tensor_t *in, sinter_tensor_t *out) {
   if (in->nbytes < out->nbytes)
@@ -128,51 +52,6 @@ static sinter_status_t copy_all(const sinter_tensor_t *in, sinter_tensor_t *out)
 }
 
 /* ---- reading inputs ------------------------------------------------------ */
-
-/* An input as seen by inference or a kernel: its type, and its data when known. */
-typedef struct view_s {
-  bool present; /* the input is given */
-  bool known;   /* data is available */
-  sinter_dtype_t dtype;
-  int32_t rank;  /* -1: unknown */
-  int64_t numel; /* -1: not static */
-  const void *data;
-} view_t;
-
-static view_t infer_view(const sinter_infer_ctx_t *ctx, int32_t i) {
-  view_t v = {.rank = -1, .numel = -1};
-  if (i >= ctx->n_inputs || !ctx->in[i]) return v;
-  const sinter_type_t *t = ctx->in[i];
-  v.present = true;
-  v.dtype = t->dtype;
-  v.rank = t->rank;
-  int64_t n;
-  if (sinter_type_numel(t, &n)) v.numel = n;
-  size_t need;
-  if (v.numel >= 0 && ctx->in_data[i] && sinter_dtype_storage_size(t->dtype, n, &need) &&
-      need <= ctx->in_nbytes[i]) {
-    v.known = true;
-    v.data = ctx->in_data[i];
-  }
-  return v;
-}
-
-static view_t kernel_view(const sinter_kernel_ctx_t *ctx, int32_t i) {
-  view_t v = {.rank = -1, .numel = -1};
-  if (i >= ctx->n_inputs || !ctx->in[i]) return v;
-  const sinter_tensor_t *t = ctx->in[i];
-  v.present = true;
-  v.dtype = t->dtype;
-  v.rank = t->rank;
-  v.numel = sinter_tensor_numel(t);
-  size_t need;
-  if (v.numel >= 0 && t->data && sinter_dtype_storage_size(t->dtype, v.numel, &need) &&
-      need <= t->nbytes) {
-    v.known = true;
-    v.data = t->data;
-  }
-  return v;
-}
 
 /* Reads a known integer input of at most max elements. */
 static sinter_status_t view_ints(const view_t *v, const char *what, int64_t max, int64_t *out,
@@ -201,16 +80,6 @@ static sinter_status_t view_scalar(const view_t *v, const char *what, double *ou
 }
 
 /* ---- inference helpers --------------------------------------------------- */
-
-static sinter_dim_t dim_const(int64_t n) {
-  sinter_dim_t d = {n, NULL};
-  return d;
-}
-
-static sinter_dim_t dim_unknown(void) {
-  sinter_dim_t d = {-1, NULL};
-  return d;
-}
 
 /* Fails when a static output would not fit in memory arithmetic. */
 static sinter_status_t check_out_size(const sinter_type_t *t) {
@@ -260,12 +129,6 @@ static sinter_status_t attr_int(const sinter_node_t *node, const char *name, int
   }
   if (a->kind != SINTER_ATTR_INT) return SINTER_NODE_ERROR("attribute '%s' must be an int", name);
   *out = a->i;
-  return NULL;
-}
-
-static sinter_status_t norm_axis(int64_t axis, int32_t rank, const char *what, int32_t *out) {
-  if (!sinter_norm_axis(axis, rank, out))
-    return SINTER_NODE_ERROR("%s %lld is out of range for rank %d", what, (long long)axis, rank);
   return NULL;
 }
 
@@ -1276,7 +1139,6 @@ static sinter_status_t run_range(sinter_kernel_ctx_t *ctx) {
   }
   return NULL;
 }
-
 
 static sinter_status_t eye_dtype(const sinter_node_t *node, sinter_dtype_t in,
                                  sinter_dtype_t *out) {

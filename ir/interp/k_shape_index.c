@@ -1,77 +1,9 @@
 /* Reference kernels: index-driven data movement (Gather, GatherElements, GatherND,
  * ScatterElements, ScatterND, NonZero, OneHot, Compress, ReverseSequence). Indices are checked
  * against their axis before any access; bad ones fail the node with the offending value. */
-#include "ir/interp/kernels.h"
+#include "ir/interp/k_shape_internal.h"
 
-/* ---- shared helpers (kept local: the table lives in k_shape.c) ------------ */
-
-static sinter_status_t elem_bits(sinter_dtype_t dtype, int *out_bits) {
-  int bits = sinter_dtype_bits(dtype);
-  if (bits != 4 && bits != 8 && bits != 16 && bits != 32 && bits != 64)
-    return SINTER_NODE_ERROR("unsupported element type %s", sinter_dtype_name(dtype));
-  *out_bits = bits;
-  return NULL;
-}
-
-static inline void move_elem(void *dst, int64_t di, const void *src, int64_t si, int bits) {
-  uint8_t *d = dst;
-  const uint8_t *s = src;
-  switch (bits) {
-    case 8: d[di] = s[si]; return;
-    case 16: memcpy(d + di * 2, s + si * 2, 2); return;
-    case 32: memcpy(d + di * 4, s + si * 4, 4); return;
-    case 64: memcpy(d + di * 8, s + si * 8, 8); return;
-    default: {
-      uint8_t v = s[si >> 1];
-      v = (si & 1) ? (uint8_t)(v >> 4) : (uint8_t)(v & 0xf);
-      uint8_t *b = d + (di >> 1);
-      *b = (di & 1) ? (uint8_t)((*b & 0x0f) | (v << 4)) : (uint8_t)((*b & 0xf0) | v);
-      return;
-    }
-  }
-}
-
-static void move_elems(void *dst, int64_t di, const void *src, int64_t si, int64_t count,
-                       int bits) {
-  if (count <= 0) return;
-  if (bits >= 8) {
-    size_t es = (size_t)bits / 8;
-    memcpy((uint8_t *)dst + (size_t)di * es, (const uint8_t *)src + (size_t)si * es,
-           (size_t)count * es);
-    return;
-  }
-  for (int64_t k = 0; k < count; k++) move_elem(dst, di + k, src, si + k, bits);
-}
-
-static void row_major_strides(int32_t rank, const int64_t *dims, int64_t *out) {
-  int64_t s = 1;
-  for (int32_t d = rank - 1; d >= 0; d--) {
-    out[d] = s;
-    s *= dims[d];
-  }
-}
-
-static int64_t prod(const int64_t *dims, int32_t lo, int32_t hi) {
-  int64_t p = 1;
-  for (int32_t d = lo; d < hi; d++) p *= dims[d];
-  return p;
-}
-
-static sinter_dim_t dim_const(int64_t n) {
-  sinter_dim_t d = {n, NULL};
-  return d;
-}
-
-static sinter_dim_t dim_unknown(void) {
-  sinter_dim_t d = {-1, NULL};
-  return d;
-}
-
-static sinter_status_t norm_axis(int64_t axis, int32_t rank, const char *what, int32_t *out) {
-  if (!sinter_norm_axis(axis, rank, out))
-    return SINTER_NODE_ERROR("%s %lld is out of range for rank %d", what, (long long)axis, rank);
-  return NULL;
-}
+/* ---- index helpers ------------------------------------------------------- */
 
 static sinter_status_t check_index_type(sinter_dtype_t dt, const char *what) {
   if (dt != SINTER_DTYPE_UNDEFINED && !sinter_dtype_is_int(dt))

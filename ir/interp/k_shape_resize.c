@@ -2,7 +2,7 @@
  * transformation mode, antialias, axes and keep_aspect_ratio_policy. Interpolation is separable:
  * one 1-D pass per resized axis, innermost first, in double precision, choosing neighbours and
  * weights exactly as ONNX's reference implementation does. */
-#include "ir/interp/kernels.h"
+#include "ir/interp/k_shape_internal.h"
 
 typedef enum coord_mode_e {
   CT_HALF_PIXEL,
@@ -106,49 +106,10 @@ static sinter_status_t resolve_axes(const resize_attrs_t *a, int32_t rank, int32
   return NULL;
 }
 
-/* An optional input with its data when known; an empty tensor counts as absent, as older
- * exporters pass empty scales next to sizes. */
-typedef struct input_s {
-  bool present, known;
-  sinter_dtype_t dtype;
-  int64_t numel;
-  const void *data;
-} input_t;
-
-static input_t infer_input(const sinter_infer_ctx_t *ctx, int32_t i) {
-  input_t v = {.numel = -1};
-  if (i >= ctx->n_inputs || !ctx->in[i]) return v;
-  const sinter_type_t *t = ctx->in[i];
-  int64_t n;
-  if (sinter_type_numel(t, &n)) {
-    if (n == 0) return v;
-    v.numel = n;
-  }
-  v.present = true;
-  v.dtype = t->dtype;
-  size_t need;
-  if (v.numel >= 0 && ctx->in_data[i] && sinter_dtype_storage_size(t->dtype, n, &need) &&
-      need <= ctx->in_nbytes[i]) {
-    v.known = true;
-    v.data = ctx->in_data[i];
-  }
-  return v;
-}
-
-static input_t kernel_input(const sinter_kernel_ctx_t *ctx, int32_t i) {
-  input_t v = {.numel = -1};
-  if (i >= ctx->n_inputs || !ctx->in[i]) return v;
-  const sinter_tensor_t *t = ctx->in[i];
-  int64_t n = sinter_tensor_numel(t);
-  if (n == 0) return v;
-  v.present = true;
-  v.dtype = t->dtype;
-  v.numel = n;
-  size_t need;
-  if (n > 0 && sinter_dtype_storage_size(t->dtype, n, &need) && need <= t->nbytes) {
-    v.known = true;
-    v.data = t->data;
-  }
+/* Resize's optional inputs are views (k_shape_internal.h), except that an empty tensor counts as
+ * absent, as older exporters pass empty scales next to sizes. */
+static view_t resize_input(view_t v) {
+  if (v.numel == 0) return (view_t){.rank = -1, .numel = -1};
   return v;
 }
 
@@ -161,7 +122,7 @@ typedef struct plan_s {
 
 /* Computes the plan from static input dims and known scales or sizes (and roi when used). */
 static sinter_status_t make_plan(const resize_attrs_t *a, int32_t rank, const int64_t *in_dims,
-                                 const input_t *roi, const input_t *scales, const input_t *sizes,
+                                 const view_t *roi, const view_t *scales, const view_t *sizes,
                                  plan_t *p) {
   int32_t axes[SINTER_MAX_RANK], n;
   SINTER_TRY(resolve_axes(a, rank, axes, &n));
@@ -173,7 +134,7 @@ static sinter_status_t make_plan(const resize_attrs_t *a, int32_t rank, const in
   }
   if (scales->present == sizes->present)
     return SINTER_NODE_ERROR("exactly one of scales and sizes must be given");
-  const input_t *given = scales->present ? scales : sizes;
+  const view_t *given = scales->present ? scales : sizes;
   if (given->numel != n)
     return SINTER_NODE_ERROR("%s has %lld entries, expected %d",
                              scales->present ? "scales" : "sizes", (long long)given->numel, n);
@@ -239,12 +200,13 @@ sinter_status_t sinter_shape_infer_resize(sinter_infer_ctx_t *ctx) {
   if (x->rank < 0) return NULL;
   int32_t axes[SINTER_MAX_RANK], n;
   SINTER_TRY(resolve_axes(&a, x->rank, axes, &n));
-  input_t roi = infer_input(ctx, 1), scales = infer_input(ctx, 2), sizes = infer_input(ctx, 3);
+  view_t roi = resize_input(infer_view(ctx, 1)), scales = resize_input(infer_view(ctx, 2));
+  view_t sizes = resize_input(infer_view(ctx, 3));
   if (scales.present && sizes.present)
     return SINTER_NODE_ERROR("scales and sizes cannot both be given");
   if (!scales.present && !sizes.present)
     return SINTER_NODE_ERROR("one of scales and sizes must be given");
-  const input_t *given = scales.present ? &scales : &sizes;
+  const view_t *given = scales.present ? &scales : &sizes;
   if (!given->known) { /* the resized axes become unknown */
     for (int32_t i = 0; i < n; i++) o->dims[axes[i]].size = -1, o->dims[axes[i]].sym = NULL;
     return NULL;
@@ -465,7 +427,8 @@ sinter_status_t sinter_shape_run_resize(sinter_kernel_ctx_t *ctx) {
   sinter_tensor_t *o = &ctx->out[0];
   resize_attrs_t a;
   SINTER_TRY(read_attrs(ctx->node, &a));
-  input_t roi = kernel_input(ctx, 1), scales = kernel_input(ctx, 2), sizes = kernel_input(ctx, 3);
+  view_t roi = resize_input(kernel_view(ctx, 1)), scales = resize_input(kernel_view(ctx, 2));
+  view_t sizes = resize_input(kernel_view(ctx, 3));
   int32_t r = x->rank, axes[SINTER_MAX_RANK], n;
   SINTER_TRY(resolve_axes(&a, r, axes, &n));
   plan_t p;

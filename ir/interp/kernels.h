@@ -63,6 +63,23 @@ const sinter_op_impl_t *sinter_op_impl(sinter_op_t op);
 /* Runs op's inference on ctx, checking arity first. */
 sinter_status_t sinter_infer_node(sinter_infer_ctx_t *ctx);
 
+/* Inference for one node of a graph, from the types stored on its values: the arrays ctx points
+ * into live here, so a frame on the stack needs no allocation (and must not be copied). */
+enum { SINTER_INFER_MAX_IO = 64 };
+typedef struct sinter_infer_frame_s {
+  const sinter_type_t *in[SINTER_INFER_MAX_IO];
+  const void *data[SINTER_INFER_MAX_IO];
+  size_t nbytes[SINTER_INFER_MAX_IO];
+  sinter_type_t out[SINTER_INFER_MAX_IO]; /* inference's result, one per output */
+  sinter_infer_ctx_t ctx;
+} sinter_infer_frame_t;
+
+/* Sets frame up to infer node: input types as stored, data for constant inputs, every output
+ * unknown. graph interns new symbols (NULL: none may be made). Returns false, leaving frame unset,
+ * when node has more than SINTER_INFER_MAX_IO inputs or outputs. graph and node are borrowed. */
+bool sinter_infer_frame_init(sinter_infer_frame_t *frame, sinter_graph_t *graph,
+                             const sinter_node_t *node);
+
 /* ---- errors -------------------------------------------------------------- */
 
 /* An error about the node being inferred or run; the drivers add the node
@@ -116,6 +133,12 @@ bool sinter_norm_axis(int64_t axis, int32_t rank, int32_t *out_axis);
  * Symbolic dims broadcast against 1 and against themselves. */
 sinter_status_t sinter_broadcast_types(const sinter_type_t *const *types, int32_t n,
                                        sinter_type_t *out);
+
+/* The output shape of NumPy matmul (MatMul and its quantized forms): a 1-D operand gains a unit
+ * dim that is dropped again, batch dims broadcast. Sets out's rank and dims (rank -1 when an
+ * input rank is unknown), leaving its dtype alone. */
+sinter_status_t sinter_matmul_shape(const sinter_type_t *a, const sinter_type_t *b,
+                                    sinter_type_t *out);
 
 /* Element strides of t, aligned to out_rank dims with broadcast dims at 0. */
 void sinter_broadcast_strides(const sinter_tensor_t *t, int32_t out_rank, const int64_t *out_dims,

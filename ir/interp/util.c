@@ -325,6 +325,38 @@ sinter_status_t sinter_broadcast_types(const sinter_type_t *const *types, int32_
   return NULL;
 }
 
+sinter_status_t sinter_matmul_shape(const sinter_type_t *a, const sinter_type_t *b,
+                                    sinter_type_t *out) {
+  if (a->rank < 0 || b->rank < 0) {
+    out->rank = -1;
+    return NULL;
+  }
+  if (a->rank == 0 || b->rank == 0) return SINTER_NODE_ERROR("MatMul inputs must have rank >= 1");
+  sinter_dim_t ka = a->dims[a->rank - 1];
+  sinter_dim_t kb = b->rank >= 2 ? b->dims[b->rank - 2] : b->dims[0];
+  if (ka.size >= 0 && kb.size >= 0 && ka.size != kb.size)
+    return SINTER_NODE_ERROR("inner dimensions differ: %lld and %lld", (long long)ka.size,
+                             (long long)kb.size);
+  /* The batch dims (all but the last two) broadcast; 1-D operands have none. */
+  sinter_type_t ba, bb, bo;
+  memset(&ba, 0, sizeof(ba));
+  memset(&bb, 0, sizeof(bb));
+  memset(&bo, 0, sizeof(bo));
+  ba.rank = a->rank > 2 ? a->rank - 2 : 0;
+  bb.rank = b->rank > 2 ? b->rank - 2 : 0;
+  for (int32_t d = 0; d < ba.rank; d++) ba.dims[d] = a->dims[d];
+  for (int32_t d = 0; d < bb.rank; d++) bb.dims[d] = b->dims[d];
+  const sinter_type_t *parts[2] = {&ba, &bb};
+  SINTER_TRY(sinter_broadcast_types(parts, 2, &bo));
+  int32_t r = bo.rank;
+  if (a->rank >= 2) bo.dims[r++] = a->dims[a->rank - 2];
+  if (b->rank >= 2) bo.dims[r++] = b->dims[b->rank - 1];
+  if (r > SINTER_MAX_RANK) return SINTER_NODE_UNSUPPORTED("output rank above %d", SINTER_MAX_RANK);
+  out->rank = r;
+  for (int32_t d = 0; d < r; d++) out->dims[d] = bo.dims[d];
+  return NULL;
+}
+
 void sinter_broadcast_strides(const sinter_tensor_t *t, int32_t out_rank, const int64_t *out_dims,
                               int64_t *out_strides) {
   int64_t stride = 1;

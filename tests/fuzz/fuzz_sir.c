@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "sinter/ir.h"
+#include "tests/support/fuzz_graph.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   sinter_graph_t *g;
@@ -11,11 +12,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     sinter_status_free(st);
     return 0;
   }
-  sinter_status_free(sinter_graph_verify(g));
-  char *text;
-  size_t len;
-  if (!(st = sinter_graph_print_to_string(g, false, &text, &len))) free(text);
-  sinter_status_free(st);
-  sinter_graph_destroy(g);
+  fuzz_exercise_graph(g, false);
   return 0;
 }

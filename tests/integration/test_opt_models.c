@@ -17,29 +17,8 @@
 
 #include "sinter/onnx.h"
 #include "sinter/tensor_io.h"
-
-static const char *models_dir(void) {
-  static char path[4096];
-  const char *env = getenv("SINTER_MODELS_DIR");
-  snprintf(path, sizeof(path), "%s", env ? env : SINTER_SOURCE_DIR "/../shared/models");
-  return path;
-}
-
-static bool exists(const char *p) {
-  struct stat st;
-  return stat(p, &st) == 0;
-}
-
-static int run_tool(char **argv) {
-  pid_t pid = fork();
-  if (pid == 0) {
-    execv(argv[0], argv);
-    _exit(127);
-  }
-  int status;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-}
+#include "tests/support/check_main.h"
+#include "tests/support/model_test.h"
 
 static void count_ops(const sinter_graph_t *g, int *counts) {
   memset(counts, 0, sizeof(int) * SINTER_OP_COUNT);
@@ -152,9 +131,5 @@ int main(void) {
   tcase_set_timeout(tc, 600);
   tcase_add_loop_test(tc, opt_o2, 0, 6);
   suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? 1 : 0;
+  return run_suite(s);
 }

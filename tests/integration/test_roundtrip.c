@@ -12,13 +12,10 @@
 #include "sinter/ir.h"
 #include "sinter/onnx.h"
 #include "sinter/tensor_io.h"
+#include "tests/support/check_main.h"
+#include "tests/support/model_test.h"
 
 #define NODE_DIR "/usr/share/libonnx-testdata/data/node"
-
-static bool exists(const char *p) {
-  struct stat st;
-  return stat(p, &st) == 0;
-}
 
 static int cmp_str(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
@@ -197,9 +194,5 @@ int main(void) {
   tcase_add_test(tc, text_roundtrip);
   tcase_add_test(tc, onnx_roundtrip);
   suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? 1 : 0;
+  return run_suite(s);
 }

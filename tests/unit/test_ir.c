@@ -7,6 +7,7 @@
 
 #include "ir/interp/kernels.h"
 #include "sinter/ir.h"
+#include "tests/support/check_main.h"
 
 static sinter_type_t f32v(int64_t n) {
   sinter_type_t t = {.dtype = SINTER_DTYPE_F32, .rank = 1};
@@ -218,9 +219,5 @@ int main(void) {
   tcase_add_test(tc, status_context);
   tcase_add_test(tc, every_op_implemented);
   suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? 1 : 0;
+  return run_suite(s);
 }

@@ -12,6 +12,8 @@
 
 #include "ir/interp/kernels.h"
 #include "sinter/ir.h"
+#include "tests/support/check_main.h"
+#include "tests/support/graph_test.h"
 
 /* ---- expected values from NumPy (float32 unless noted, 9 digits) ---------- */
 
@@ -62,19 +64,6 @@ static const float k_nll_none[4] = {0, 0.5f, 0.800000012f, 0.900000036f};
 static const float k_nll_mean = 0.550000012f;
 
 /* ---- helpers -------------------------------------------------------------- */
-
-static void ok(sinter_status_t st) {
-  ck_assert_msg(st == NULL, "unexpected error: %s", sinter_status_message(st));
-}
-
-static sinter_type_t ty(sinter_dtype_t dt, int32_t rank, const int64_t *dims) {
-  sinter_type_t t;
-  memset(&t, 0, sizeof(t));
-  t.dtype = dt;
-  t.rank = rank;
-  for (int32_t i = 0; i < rank; i++) t.dims[i].size = dims[i];
-  return t;
-}
 
 static size_t elem_size(sinter_dtype_t dt) {
   return (size_t)sinter_dtype_bits(dt) / 8;
@@ -131,15 +120,6 @@ static void run(sinter_graph_t *g, const sinter_tensor_t *ins, int32_t n_in,
   ok(sinter_interp_create(g, &ip));
   ok(sinter_interp_run(ip, ins, n_in, outs));
   sinter_interp_destroy(ip);
-}
-
-static void free_outs(sinter_tensor_t *outs, int32_t n) {
-  for (int32_t i = 0; i < n; i++) sinter_tensor_free_data(&outs[i]);
-}
-
-static void expect_dims(const sinter_tensor_t *t, int32_t rank, const int64_t *dims) {
-  ck_assert_int_eq(t->rank, rank);
-  for (int32_t i = 0; i < rank; i++) ck_assert_int_eq(t->dims[i], dims[i]);
 }
 
 /* Compares f32 data with |got - want| <= tol * max(1, |want|). */
@@ -1194,9 +1174,5 @@ static Suite *linalg_suite(void) {
 }
 
 int main(void) {
-  SRunner *sr = srunner_create(linalg_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? 1 : 0;
+  return run_suite(linalg_suite());
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "tests/support/onnx_builder.h"
+#include "tests/support/check_main.h"
 #include "frontends/onnx/onnx_internal.h"
 #include "sinter/onnx.h"
 
@@ -717,9 +718,5 @@ static Suite *suite(void) {
 }
 
 int main(void) {
-  SRunner *sr = srunner_create(suite());
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? 1 : 0;
+  return run_suite(suite());
 }

@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "sinter/ir.h"
+#include "tests/support/check_main.h"
+#include "tests/support/graph_test.h"
 
 /* ---- expected values: direct NumPy loops (float64), printed to 9 digits ---- */
 
@@ -99,19 +101,6 @@ static void pattern(float *v, int64_t n, int a, int m, int off, float sc) {
 #define PX(v, n) pattern((v), (n), 7, 11, 5, 0.25f) /* inputs */
 #define PW(v, n) pattern((v), (n), 5, 7, 3, 0.5f)   /* weights */
 
-static void ok(sinter_status_t st) {
-  ck_assert_msg(st == NULL, "unexpected error: %s", sinter_status_message(st));
-}
-
-static sinter_type_t ty(sinter_dtype_t dt, int32_t rank, const int64_t *dims) {
-  sinter_type_t t;
-  memset(&t, 0, sizeof(t));
-  t.dtype = dt;
-  t.rank = rank;
-  for (int32_t i = 0; i < rank; i++) t.dims[i].size = dims[i];
-  return t;
-}
-
 static sinter_value_t *input(sinter_graph_t *g, const char *name, int32_t rank,
                              const int64_t *dims) {
   sinter_type_t t = ty(SINTER_DTYPE_F32, rank, dims);
@@ -161,15 +150,6 @@ static void run(sinter_graph_t *g, sinter_node_t *n, const float *x, sinter_tens
   ok(sinter_interp_create(g, &ip));
   ok(sinter_interp_run(ip, &in, 1, outs));
   sinter_interp_destroy(ip);
-}
-
-static void free_outs(sinter_tensor_t *outs, int32_t n) {
-  for (int32_t i = 0; i < n; i++) sinter_tensor_free_data(&outs[i]);
-}
-
-static void expect_dims(const sinter_tensor_t *t, int32_t rank, const int64_t *dims) {
-  ck_assert_int_eq(t->rank, rank);
-  for (int32_t i = 0; i < rank; i++) ck_assert_int_eq(t->dims[i], dims[i]);
 }
 
 /* |got - want| <= tol * (1 + |want|) elementwise. */
@@ -1028,9 +1008,5 @@ int main(void) {
   tcase_add_test(tc, infer_errors);
   tcase_add_test(tc, infer_norm_errors);
   suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? 1 : 0;
+  return run_suite(s);
 }

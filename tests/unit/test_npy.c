@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "sinter/tensor_io.h"
+#include "tests/support/check_main.h"
 
 /* Builds a version-1.0 .npy image from a header dict and a payload. */
 static size_t make_npy(unsigned char *buf, const char *dict, const void *payload, size_t n) {
@@ -152,9 +153,5 @@ int main(void) {
   tcase_add_test(tc, malformed);
   tcase_add_test(tc, write_widens_bf16);
   suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? 1 : 0;
+  return run_suite(s);
 }

@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "tests/support/onnx_builder.h"
+#include "tests/support/check_main.h"
+#include "tests/support/model_test.h"
 #include "frontends/onnx/onnx_internal.h"
 #include "ir/ir_impl.h"
 #include "sinter/onnx.h"
@@ -20,11 +22,6 @@
 #define MODELS SINTER_SOURCE_DIR "/../shared/models"
 
 enum { F32 = ONNX_DT_FLOAT, I64 = ONNX_DT_INT64 };
-
-static bool exists(const char *path) {
-  struct stat st;
-  return stat(path, &st) == 0;
-}
 
 #define ck_ok(expr)                                                                 \
   do {                                                                              \
@@ -1390,9 +1387,5 @@ static Suite *suite(void) {
 }
 
 int main(void) {
-  SRunner *sr = srunner_create(suite());
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? 1 : 0;
+  return run_suite(suite());
 }

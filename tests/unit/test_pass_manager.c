@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "sinter/passes.h"
+#include "tests/support/check_main.h"
 
 static sinter_graph_t *tiny_graph(void) {
   sinter_graph_t *g;
@@ -242,9 +243,5 @@ int main(void) {
   tcase_add_test(tc, print_ir_after);
   tcase_add_test(tc, default_levels);
   suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? 1 : 0;
+  return run_suite(s);
 }

@@ -13,6 +13,7 @@
 
 #include "sinter/passes.h"
 #include "sinter/tensor_io.h"
+#include "tests/support/check_main.h"
 
 #define PASS_DIR SINTER_SOURCE_DIR "/tests/passes"
 
@@ -174,9 +175,5 @@ int main(void) {
   tcase_set_timeout(tc, 300);
   tcase_add_test(tc, golden);
   suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? 1 : 0;
+  return run_suite(s);
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "sinter/ir.h"
+#include "tests/support/check_main.h"
 
 /* A dim written as SYM in a test shape is the symbol "N"; -1 is an unknown dim. */
 #define SYM (-100)
@@ -1564,9 +1565,5 @@ static Suite *shape_suite(void) {
 }
 
 int main(void) {
-  SRunner *sr = srunner_create(shape_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? 1 : 0;
+  return run_suite(shape_suite());
 }

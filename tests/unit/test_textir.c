@@ -12,6 +12,7 @@
 
 #include "ir/ir_impl.h"
 #include "sinter/ir.h"
+#include "tests/support/check_main.h"
 #if __has_include("sinter/onnx.h")
 #include "sinter/onnx.h"
 #define HAVE_ONNX 1
@@ -1054,9 +1055,5 @@ static Suite *textir_suite(void) {
 }
 
 int main(void) {
-  SRunner *sr = srunner_create(textir_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? 1 : 0;
+  return run_suite(textir_suite());
 }

@@ -11,6 +11,7 @@
 #include "ir/interp/kernels.h"
 #include "ir/ir_impl.h"
 #include "sinter/ir.h"
+#include "tests/support/check_main.h"
 
 /* Internal, in ir/verify.c. */
 #include "ir/ir_impl.h"
@@ -612,9 +613,5 @@ static Suite *verify_suite(void) {
 }
 
 int main(void) {
-  SRunner *sr = srunner_create(verify_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? 1 : 0;
+  return run_suite(verify_suite());
 }
