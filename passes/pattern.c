@@ -120,29 +120,13 @@ sinter_status_t sinter_pat_replace_output(sinter_graph_t *graph, sinter_node_t *
 }
 
 sinter_status_t sinter_pat_infer_node(sinter_graph_t *graph, sinter_node_t *n) {
-  enum { MAXIO = 64 };
-  if (n->n_inputs > MAXIO || n->n_outputs > MAXIO)
-    return SINTER_ERROR(SINTER_UNSUPPORTED, "too many inputs or outputs");
-  const sinter_type_t *in[MAXIO];
-  const void *data[MAXIO];
-  size_t nbytes[MAXIO];
-  sinter_type_t out[MAXIO];
-  for (int32_t i = 0; i < n->n_inputs; i++) {
-    const sinter_value_t *v = n->inputs[i];
-    in[i] = v ? &v->type : NULL;
-    data[i] = v && v->kind == SINTER_VALUE_CONST ? v->data : NULL;
-    nbytes[i] = v && v->kind == SINTER_VALUE_CONST ? v->nbytes : 0;
-  }
-  for (int32_t i = 0; i < n->n_outputs; i++) {
-    memset(&out[i], 0, sizeof(out[i]));
-    out[i].rank = -1;
-  }
-  sinter_infer_ctx_t ctx = {
-      .graph = graph, .node = n, .n_inputs = n->n_inputs, .in = in, .in_data = data,
-      .in_nbytes = nbytes, .n_outputs = n->n_outputs, .out = out,
-  };
   char desc[256];
-  SINTER_RETURN_IF_ERROR(sinter_infer_node(&ctx), "%s", sinter_ir_node_desc(n, desc, sizeof(desc)));
-  for (int32_t i = 0; i < n->n_outputs; i++) sinter_value_set_type(n->outputs[i], &out[i]);
+  sinter_infer_frame_t frame;
+  if (!sinter_infer_frame_init(&frame, graph, n))
+    return SINTER_ERROR(SINTER_UNSUPPORTED, "%s: too many inputs or outputs",
+                        sinter_ir_node_desc(n, desc, sizeof(desc)));
+  SINTER_RETURN_IF_ERROR(sinter_infer_node(&frame.ctx), "%s",
+                         sinter_ir_node_desc(n, desc, sizeof(desc)));
+  for (int32_t i = 0; i < n->n_outputs; i++) sinter_value_set_type(n->outputs[i], &frame.out[i]);
   return NULL;
 }
