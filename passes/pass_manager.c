@@ -19,8 +19,9 @@ struct sinter_pass_registry_s {
 
 /* The built-in passes, registered in every registry. */
 static const sinter_pass_info_t *const builtin_passes[] = {
-    &sinter_pass_infer_shapes,
-    &sinter_pass_decompose_fused,
+    &sinter_pass_infer_shapes,   &sinter_pass_decompose_fused, &sinter_pass_fuse_hardswish,
+    &sinter_pass_fuse_gelu,      &sinter_pass_fuse_silu,       &sinter_pass_fuse_layernorm,
+    &sinter_pass_fuse_rmsnorm,
 };
 
 static bool valid_pass_name(const char *s) {
