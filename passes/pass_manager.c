@@ -21,7 +21,8 @@ struct sinter_pass_registry_s {
 static const sinter_pass_info_t *const builtin_passes[] = {
     &sinter_pass_infer_shapes,   &sinter_pass_decompose_fused, &sinter_pass_fuse_hardswish,
     &sinter_pass_fuse_gelu,      &sinter_pass_fuse_silu,       &sinter_pass_fuse_layernorm,
-    &sinter_pass_fuse_rmsnorm,
+    &sinter_pass_fuse_rmsnorm,   &sinter_pass_fuse_attention,  &sinter_pass_fuse_elementwise,
+    &sinter_pass_fold_batchnorm, &sinter_pass_fuse_conv_act,   &sinter_pass_fuse_gemm_act,
 };
 
 static bool valid_pass_name(const char *s) {
@@ -279,7 +280,7 @@ static const char *const default_pipelines[3] = {
     "canonicalize,fold-constants,dce,cse",
     "canonicalize,fold-constants,dce,cse,fold-batchnorm,fuse-layernorm,fuse-rmsnorm,fuse-gelu,"
     "fuse-silu,fuse-hardswish,fuse-attention,fuse-conv-act,fuse-gemm-act,sink-transposes,"
-    "canonicalize,fold-constants,dce,cse",
+    "fuse-elementwise,canonicalize,fold-constants,dce,cse",
 };
 
 const char *sinter_pipeline_default(int level) {

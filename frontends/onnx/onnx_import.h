@@ -37,6 +37,7 @@ typedef struct wnode_s {
   const char *where;   /* "node 'x' (Conv)" for messages */
   const char *base;    /* stem for generated names: the node name or first output */
   const char *op_type; /* ONNX op type; rewrites may change it */
+  const char *domain;  /* "" for the default domain, or "ai.sinter" */
   sinter_value_t **in; /* NULL: omitted optional input */
   int32_t n_in, cap_in;
   const char **out; /* output names, "" when omitted */

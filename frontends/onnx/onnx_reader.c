@@ -556,7 +556,7 @@ static bool is_control_flow(const char *op) {
 
 /* Builds the IR node for a rewritten w, checking its arity against ops.def. */
 static sinter_status_t finish_node(import_ctx_t *ctx, wnode_t *w) {
-  sinter_op_t op = sinter_op_lookup("", w->op_type);
+  sinter_op_t op = sinter_op_lookup(w->domain ? w->domain : "", w->op_type);
   const sinter_op_info_t *info = sinter_op_info(op);
   if (!info) return SINTER_ERROR(SINTER_UNSUPPORTED, "op '%s' is not supported", w->op_type);
   int32_t n_in = w->n_in;
@@ -857,12 +857,16 @@ static sinter_status_t build_graph(import_ctx_t *ctx, const Onnx__ModelProto *m)
     if (!w->where) return OOM();
     const char *domain = str_or_empty(np->domain);
     if (!*w->op_type) return SINTER_ERROR(SINTER_INVALID_MODEL, "%s has no op type", w->where);
-    if (*domain && strcmp(domain, "ai.onnx") != 0)
+    if (strcmp(domain, "ai.onnx") == 0) domain = "";
+    w->domain = domain;
+    /* Sinter's own ops (domain ai.sinter) come back from its own exports. */
+    if (*domain && (strcmp(domain, "ai.sinter") != 0 ||
+                    sinter_op_lookup(domain, w->op_type) == SINTER_OP_INVALID))
       return SINTER_ERROR(SINTER_UNSUPPORTED, "%s: domain '%s' is not supported", w->where, domain);
     if (is_control_flow(w->op_type))
       return SINTER_ERROR(SINTER_UNSUPPORTED,
                           "%s: control-flow ops with subgraphs are not supported", w->where);
-    if (strcmp(w->op_type, "Constant") != 0 && !onnx_legacy_known_op(w->op_type) &&
+    if (!*domain && strcmp(w->op_type, "Constant") != 0 && !onnx_legacy_known_op(w->op_type) &&
         sinter_op_lookup("", w->op_type) == SINTER_OP_INVALID)
       return SINTER_ERROR(SINTER_UNSUPPORTED, "%s: op '%s' is not supported", w->where, w->op_type);
     if (np->n_output > INT32_MAX / 2 || np->n_input > INT32_MAX / 2)

@@ -215,7 +215,11 @@ void sinter_store_i64(void *data, sinter_dtype_t dtype, int64_t i, int64_t v) {
       *b = (i & 1) ? (uint8_t)((*b & 0x0f) | nib << 4) : (uint8_t)((*b & 0xf0) | nib);
       return;
     }
-    default: sinter_store_f64(data, dtype, i, (double)v); return;
+    default:
+      /* Only floats are left; anything else (an invalid dtype) is ignored
+       * rather than bouncing between the two stores forever. */
+      if (sinter_dtype_is_float(dtype)) sinter_store_f64(data, dtype, i, (double)v);
+      return;
   }
 }
 
