@@ -542,8 +542,29 @@ static sinter_status_t graph_proto(export_ctx_t *ctx, const sinter_graph_t *g,
   gp->node = sinter_arena_alloc(ar, sizeof(void *) * ((size_t)g->n_nodes + 1), 8);
   gp->value_info = sinter_arena_alloc(ar, sizeof(void *) * ((size_t)g->next_value_id + 1), 8);
   if (!gp->node || !gp->value_info) return OOM();
+  /* ONNX wants node names unique within a graph; the IR does not (passes
+   * name new nodes after the ones they replace), so repeats get a suffix. */
+  names_t node_names = {0};
+  node_names.cap = 16;
+  while (node_names.cap < (size_t)g->n_nodes * 2 + 16) node_names.cap *= 2;
+  node_names.set = sinter_arena_alloc(ar, sizeof(char *) * node_names.cap, 8);
+  if (!node_names.set) return OOM();
   for (const sinter_node_t *n = g->first; n; n = n->next) {
     SINTER_TRY(node_proto(ctx, &nm, n, &gp->node[gp->n_node]));
+    Onnx__NodeProto *np = gp->node[gp->n_node];
+    if (np->name && *np->name) {
+      if (set_has(&node_names, np->name)) {
+        size_t len = strlen(np->name) + 24;
+        char *buf = sinter_arena_alloc(ar, len, 1);
+        if (!buf) return OOM();
+        for (uint64_t k = 1;; k++) {
+          snprintf(buf, len, "%s.%llu", n->name, (unsigned long long)k);
+          if (!set_has(&node_names, buf)) break;
+        }
+        np->name = buf;
+      }
+      set_add(&node_names, np->name);
+    }
     gp->n_node++;
     for (int32_t i = 0; i < n->n_outputs; i++) {
       const sinter_value_t *v = n->outputs[i];
