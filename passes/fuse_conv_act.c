@@ -1,5 +1,6 @@
 /* fuse-conv-act: Conv, an optional Add of a per-channel constant (folded into
- * the bias) and an activation become one FusedConv (ai.sinter) whose epilogue
+ * the bias), an optional residual Add of a same-shaped value (FusedConv's
+ * input Z) and an activation become one FusedConv (ai.sinter) whose epilogue
  * is an attribute. A bias Add with no activation after it is folded into the
  * Conv's bias alone. Also the decomposer of FusedConv for --export-standard. */
 #include <stdio.h>
@@ -69,17 +70,102 @@ static sinter_status_t folded_bias(sinter_graph_t *g, const sinter_node_t *conv,
   return st;
 }
 
-/* Tries the pattern at conv; *out_node is the node that replaced it, if any. */
+/* True when dims a and b are provably equal: the same constant, or the same
+ * named symbol. */
+static bool same_dim(sinter_dim_t a, sinter_dim_t b) {
+  if (a.size >= 0 || b.size >= 0) return a.size == b.size;
+  return a.sym && b.sym && strcmp(a.sym, b.sym) == 0;
+}
+
+/* True when a and b are the same dtype and provably the same shape. */
+static bool same_type(const sinter_type_t *a, const sinter_type_t *b) {
+  if (a->dtype != b->dtype || a->rank < 0 || a->rank != b->rank) return false;
+  for (int32_t i = 0; i < a->rank; i++)
+    if (!same_dim(a->dims[i], b->dims[i])) return false;
+  return true;
+}
+
+/* A residual connection after a conv: its output feeds only an Add whose
+ * other operand z has exactly the output's type (no broadcasting), and an
+ * activation selected by `acts` is the Add's only consumer. */
+typedef struct residual_s {
+  sinter_node_t *add;
+  sinter_value_t *z;
+  sinter_fa_match_t m;
+} residual_t;
+
+static bool residual_add(const sinter_node_t *conv, const sinter_pass_args_t *args,
+                         residual_t *out) {
+  if (conv->op != SINTER_OP_CONV || conv->n_outputs != 1) return false;
+  const sinter_value_t *y = conv->outputs[0];
+  if (!sinter_fa_dtype_ok(y->type.dtype) || !sinter_pat_single_use(y)) return false;
+  sinter_node_t *add = y->uses[0].node;
+  if (add->op != SINTER_OP_ADD || add->n_inputs != 2 || add->n_outputs != 1) return false;
+  sinter_value_t *z = add->inputs[1 - y->uses[0].slot];
+  if (!z || z == y || !same_type(&z->type, &y->type)) return false;
+  if (!same_type(&add->outputs[0]->type, &y->type)) return false;
+  /* Without an activation there is nothing to gain over Conv + Add. */
+  if (!sinter_fa_match(add->outputs[0], args, &out->m)) return false;
+  out->add = add;
+  out->z = z;
+  return true;
+}
+
+/* True when z is the output of another conv that could take this residual
+ * Add as well and comes later in the graph: of two candidates (ResNet's
+ * downsample blocks add two conv outputs), the later one fuses, so the
+ * choice does not depend on which the walk meets first. */
+static bool later_conv_takes_it(const sinter_node_t *conv, const residual_t *r,
+                                const sinter_pass_args_t *args) {
+  const sinter_node_t *other = sinter_pat_producer(r->z, SINTER_OP_CONV);
+  residual_t r2;
+  if (!other || other == conv || !residual_add(other, args, &r2) || r2.add != r->add) return false;
+  const sinter_value_t *oy = other->outputs[0];
+  if (oy->type.rank < 3 || oy->type.dims[1].size < 0) return false;
+  /* Both convs come before the Add: walking on from conv meets other first
+   * exactly when other is the later one. */
+  for (const sinter_node_t *n = conv->next; n && n != r->add; n = n->next)
+    if (n == other) return true;
+  return false;
+}
+
+/* Replaces conv, the residual Add and the activation with one FusedConv taking
+ * z as input Z. It goes where the Add was, after both operands exist. */
+static sinter_status_t fuse_residual(sinter_graph_t *g, sinter_node_t *conv, const residual_t *r,
+                                     sinter_node_t **out_node) {
+  sinter_value_t *ins[4] = {conv->inputs[0], conv->inputs[1],
+                            conv->n_inputs > 2 ? conv->inputs[2] : NULL, r->z};
+  sinter_node_t *node;
+  SINTER_TRY(sinter_fa_insert(g, r->add, SINTER_OP_FUSED_CONV, conv, &r->m.act, ins, 4, &node));
+  SINTER_TRY(sinter_fa_replace(g, r->m.last, node->outputs[0]));
+  *out_node = node;
+  return NULL;
+}
+
+/* Tries the pattern at conv; *out_node is the node that replaced it, if any,
+ * and *out_next the node the walk goes on with. */
 static sinter_status_t fuse_at(sinter_graph_t *g, sinter_node_t *conv,
                                const sinter_pass_args_t *args, sinter_pass_counters_t *counters,
-                               sinter_node_t **out_node) {
+                               sinter_node_t **out_node, sinter_node_t **out_next) {
   *out_node = NULL;
+  *out_next = conv->next;
   if (conv->n_outputs != 1) return NULL;
   sinter_value_t *y = conv->outputs[0];
   if (!sinter_fa_dtype_ok(y->type.dtype) || y->type.rank < 3 || y->type.dims[1].size < 0)
     return NULL;
   sinter_value_t *c = NULL;
   sinter_node_t *add = bias_add(conv, &c);
+  residual_t r;
+  if (!add && residual_add(conv, args, &r)) {
+    if (later_conv_takes_it(conv, &r, args)) return NULL;
+    /* The nodes between conv and the Add stay; the fused node sits where the
+     * Add was. Go on after conv, or with the fused node if the Add came next. */
+    sinter_node_t *next = conv->next == r.add ? NULL : conv->next;
+    SINTER_TRY(fuse_residual(g, conv, &r, out_node));
+    *out_next = next ? next : (*out_node)->next;
+    counters->fused++;
+    return NULL;
+  }
   sinter_fa_match_t m;
   bool has_act = sinter_fa_match(add ? add->outputs[0] : y, args, &m);
   if (!add && !has_act) return NULL;
@@ -99,6 +185,9 @@ static sinter_status_t fuse_at(sinter_graph_t *g, sinter_node_t *conv,
   else
     counters->rewritten++;
   *out_node = node;
+  /* Rewrites only remove nodes after the conv. A Conv that took a bias Add
+   * may meet another Add or an activation: look at it again. */
+  *out_next = node->op == SINTER_OP_CONV ? node : node->next;
   return NULL;
 }
 
@@ -109,11 +198,8 @@ static sinter_status_t run(sinter_graph_t *graph, const sinter_pass_args_t *args
     sinter_node_t *next = n->next, *repl = NULL;
     if (n->op == SINTER_OP_CONV) {
       char desc[256];
-      SINTER_RETURN_IF_ERROR(fuse_at(graph, n, args, counters, &repl), "fusing %s",
+      SINTER_RETURN_IF_ERROR(fuse_at(graph, n, args, counters, &repl, &next), "fusing %s",
                              sinter_ir_node_desc(n, desc, sizeof(desc)));
-      /* Rewrites only remove nodes after the conv. A Conv that took a bias
-       * Add may meet another Add or an activation: look at it again. */
-      if (repl) next = repl->op == SINTER_OP_CONV ? repl : repl->next;
     }
     n = next;
   }
@@ -122,7 +208,7 @@ static sinter_status_t run(sinter_graph_t *graph, const sinter_pass_args_t *args
 
 const sinter_pass_info_t sinter_pass_fuse_conv_act = {
     "fuse-conv-act",
-    "fuse Conv + per-channel bias Add + activation into FusedConv",
+    "fuse Conv + per-channel bias Add + residual Add + activation into FusedConv",
     options,
     (int32_t)(sizeof(options) / sizeof(options[0])),
     run,
@@ -138,13 +224,27 @@ sinter_status_t sinter_decompose_fused_conv(sinter_graph_t *graph, sinter_node_t
     return SINTER_ERROR(SINTER_INVALID_ARGUMENT, "%s is not a FusedConv", desc);
   sinter_fused_act_t act;
   SINTER_RETURN_IF_ERROR(sinter_fused_act_read(node, &act), "%s", desc);
+  const char *name = node->name[0] ? node->name : "conv";
+  /* Conv takes X, W and the bias B, if any; the residual Z is added after. */
+  int32_t n_conv = node->n_inputs < 3 ? node->n_inputs : 3;
+  while (n_conv > 2 && !node->inputs[n_conv - 1]) n_conv--;
+  sinter_value_t *z = node->n_inputs > 3 ? node->inputs[3] : NULL;
   sinter_node_t *conv;
-  SINTER_RETURN_IF_ERROR(sinter_fa_insert(graph, node, SINTER_OP_CONV, node, NULL, node->inputs,
-                                          node->n_inputs, &conv),
-                         "decomposing %s", desc);
-  sinter_value_t *y;
-  SINTER_RETURN_IF_ERROR(sinter_fa_expand(graph, node, &act, conv->outputs[0],
-                                          node->name[0] ? node->name : "conv", &y),
-                         "decomposing %s", desc);
+  SINTER_RETURN_IF_ERROR(
+      sinter_fa_insert(graph, node, SINTER_OP_CONV, node, NULL, node->inputs, n_conv, &conv),
+      "decomposing %s", desc);
+  sinter_value_t *y = conv->outputs[0];
+  if (z) {
+    char nm[512];
+    snprintf(nm, sizeof(nm), "%s/Add", name);
+    sinter_value_t *ins[2] = {y, z};
+    sinter_node_t *add;
+    SINTER_RETURN_IF_ERROR(
+        sinter_graph_insert_node(graph, node, SINTER_OP_ADD, nm, ins, 2, 1, &add), "decomposing %s",
+        desc);
+    SINTER_RETURN_IF_ERROR(sinter_pat_infer_node(graph, add), "decomposing %s", desc);
+    y = add->outputs[0];
+  }
+  SINTER_RETURN_IF_ERROR(sinter_fa_expand(graph, node, &act, y, name, &y), "decomposing %s", desc);
   return sinter_fa_replace(graph, node, y);
 }

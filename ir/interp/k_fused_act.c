@@ -1,7 +1,8 @@
 /* Reference kernels for Sinter's fused linear ops with an activation epilogue
  * (domain ai.sinter): FusedConv, FusedGemm and FusedMatMul. Each runs the
  * standard op's own implementation (Conv, Gemm, MatMul) through the op
- * registry, then adds FusedMatMul's bias and applies the epilogue in place. */
+ * registry, then adds FusedConv's residual or FusedMatMul's bias and applies
+ * the epilogue in place. */
 #include "ir/interp/k_fused_act.h"
 
 /* ---- the epilogue ------------------------------------------------------------ */
@@ -208,15 +209,76 @@ static sinter_status_t run_with(sinter_op_t base, sinter_kernel_ctx_t *ctx,
 
 /* ---- FusedConv ------------------------------------------------------------------ */
 
-/* Conv's own inference and kernel read only Conv's attributes, which FusedConv
- * carries unchanged; the epilogue attributes are checked here. */
+/* True when dims a and b may be equal at run time: only two different
+ * constants cannot (two different symbols may still bind the same size). */
+static bool dims_may_equal(sinter_dim_t a, sinter_dim_t b) {
+  return a.size < 0 || b.size < 0 || a.size == b.size;
+}
+
+/* Conv's own inference and kernel read only Conv's attributes and inputs X,
+ * W and B, which FusedConv carries unchanged; the epilogue attributes and the
+ * residual Z (input 3), which must have the conv output's dtype and shape
+ * (no broadcasting), are checked here. */
 static sinter_status_t fused_conv_infer(sinter_infer_ctx_t *ctx) {
-  return infer_with(SINTER_OP_CONV, ctx);
+  SINTER_TRY(infer_with(SINTER_OP_CONV, ctx));
+  const sinter_type_t *z = ctx->n_inputs > 3 ? ctx->in[3] : NULL;
+  if (!z) return NULL;
+  const sinter_type_t *o = &ctx->out[0];
+  if (z->dtype != SINTER_DTYPE_UNDEFINED && o->dtype != SINTER_DTYPE_UNDEFINED &&
+      z->dtype != o->dtype)
+    return SINTER_NODE_ERROR("residual Z has dtype %s, but the convolution gives %s",
+                             sinter_dtype_name(z->dtype), sinter_dtype_name(o->dtype));
+  if (z->rank < 0 || o->rank < 0) return NULL;
+  if (z->rank != o->rank)
+    return SINTER_NODE_ERROR("residual Z has rank %d, but the convolution output has rank %d",
+                             z->rank, o->rank);
+  for (int32_t i = 0; i < z->rank; i++)
+    if (!dims_may_equal(z->dims[i], o->dims[i]))
+      return SINTER_NODE_ERROR(
+          "residual Z must have the convolution output's shape: dim %d is %lld, not %lld", i,
+          (long long)z->dims[i].size, (long long)o->dims[i].size);
+  return NULL;
+}
+
+/* y += z elementwise, same shape and dtype, rounding to y's dtype after the
+ * add as a separate Add would. */
+static sinter_status_t add_residual(const sinter_tensor_t *z, sinter_tensor_t *y) {
+  if (z->dtype != y->dtype)
+    return SINTER_NODE_ERROR("residual Z has dtype %s, but the convolution gives %s",
+                             sinter_dtype_name(z->dtype), sinter_dtype_name(y->dtype));
+  bool same = z->rank == y->rank;
+  for (int32_t i = 0; same && i < y->rank; i++) same = z->dims[i] == y->dims[i];
+  if (!same) return SINTER_NODE_ERROR("residual Z must have the convolution output's shape");
+  int64_t n = sinter_tensor_numel(y);
+  if (n <= 0) return NULL;
+  if (y->dtype == SINTER_DTYPE_F32) {
+    float *ys = y->data;
+    const float *zs = z->data;
+    for (int64_t i = 0; i < n; i++) ys[i] += zs[i];
+  } else if (y->dtype == SINTER_DTYPE_F64) {
+    double *ys = y->data;
+    const double *zs = z->data;
+    for (int64_t i = 0; i < n; i++) ys[i] += zs[i];
+  } else {
+    float *ys = sinter_tensor_to_f32(y), *zs = sinter_tensor_to_f32(z);
+    if (!ys || !zs) {
+      free(ys);
+      free(zs);
+      return SINTER_ERROR(SINTER_OUT_OF_MEMORY, "out of memory");
+    }
+    for (int64_t i = 0; i < n; i++) ys[i] += zs[i];
+    sinter_tensor_from_f32(y, ys, n);
+    free(ys);
+    free(zs);
+  }
+  return NULL;
 }
 
 static sinter_status_t fused_conv_run(sinter_kernel_ctx_t *ctx) {
   sinter_fused_act_t act;
   SINTER_TRY(run_with(SINTER_OP_CONV, ctx, &act));
+  const sinter_tensor_t *z = ctx->n_inputs > 3 ? ctx->in[3] : NULL;
+  if (z) SINTER_TRY(add_residual(z, &ctx->out[0]));
   return sinter_fused_act_apply(&act, &ctx->out[0]);
 }
 

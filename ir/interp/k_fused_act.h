@@ -1,7 +1,8 @@
 /* The activation epilogue of Sinter's fused ops (FusedConv, FusedGemm,
  * FusedMatMul): how the `activation`, `activation_params` and `approximate`
- * attributes read, and one function that applies the epilogue in place. The
- * fusion passes use the same names and defaults (see docs/ops-sinter.md). */
+ * attributes read, and one function that applies the epilogue in place
+ * (after FusedConv's optional residual input Z is added). The fusion passes
+ * use the same names and defaults (see docs/ops-sinter.md). */
 #ifndef SINTER_INTERP_K_FUSED_ACT_H
 #define SINTER_INTERP_K_FUSED_ACT_H
 

@@ -1,6 +1,7 @@
 /* Numeric checks of fold-batchnorm, fuse-conv-act and fuse-gemm-act: the
- * FusedConv, FusedGemm and FusedMatMul kernels against hand-computed values
- * and against the unfused graphs, every rewrite against the interpreter's
+ * FusedConv (with and without its residual input Z), FusedGemm and
+ * FusedMatMul kernels against hand-computed values and against the unfused
+ * graphs, every rewrite against the interpreter's
  * output before it, the decomposers (--export-standard) against both, and
  * resnet18 and mobilenet_v2 from ../shared/models (skipped when absent). */
 #include <check.h>
@@ -312,6 +313,47 @@ START_TEST(kernel_fused_conv_gemm_by_hand) {
 }
 END_TEST
 
+/* FusedConv with a residual Z (a graph input) and Relu: the 1x1 conv of
+ * x = [-2, -1, 1, 3] with weights [1, -1] and bias [0.5, 0] gives channel 0
+ * [-1.5, -0.5, 1.5, 3.5] and channel 1 [2, 1, -1, -3]; adding
+ * Z = [1, 1, -2, -2 | -3, 0, 0, 4] gives [-0.5, 0.5, -0.5, 1.5 | -1, 1, -1, 1],
+ * and Relu [0, 0.5, 0, 1.5 | 0, 1, 0, 1]. Without a bias ("_" for B) and
+ * without an activation the same conv gives [-2, -1, 1, 3 | 2, 1, -1, -3]
+ * + Z = [-1, 0, -1, 1 | -1, 1, -1, 1]. */
+START_TEST(kernel_fused_conv_residual_by_hand) {
+  sinter_graph_t *g;
+  ok(sinter_graph_create("g", &g));
+  int64_t xd[4] = {1, 1, 2, 2}, zd[4] = {1, 2, 2, 2}, wd[4] = {2, 1, 1, 1}, bd[1] = {2};
+  sinter_type_t tx = ty(SINTER_DTYPE_F32, 4, xd), tz = ty(SINTER_DTYPE_F32, 4, zd);
+  sinter_value_t *x, *z;
+  ok(sinter_graph_add_input(g, "x", &tx, &x));
+  ok(sinter_graph_add_input(g, "z", &tz, &z));
+  sinter_value_t *w = const_f32(g, 4, wd, (float[]){1, -1});
+  sinter_value_t *ins[4] = {x, w, const_f32(g, 1, bd, (float[]){0.5f, 0}), z};
+  sinter_node_t *n;
+  sinter_value_t *y = node(g, SINTER_OP_FUSED_CONV, ins, 4, &n);
+  ok(sinter_node_set_attr_string(n, "activation", "Relu", 4));
+  sinter_value_t *ins2[4] = {x, w, NULL, z};
+  sinter_value_t *y2 = node(g, SINTER_OP_FUSED_CONV, ins2, 4, NULL);
+  ok(sinter_graph_add_output(g, y));
+  ok(sinter_graph_add_output(g, y2));
+  ok(sinter_graph_infer_shapes(g));
+  ok(sinter_graph_verify(g));
+  float xv[4] = {-2, -1, 1, 3}, zv[8] = {1, 1, -2, -2, -3, 0, 0, 4};
+  sinter_tensor_t in[2] = {
+      {.dtype = SINTER_DTYPE_F32, .rank = 4, .dims = {1, 1, 2, 2}, .data = xv, .nbytes = 16},
+      {.dtype = SINTER_DTYPE_F32, .rank = 4, .dims = {1, 2, 2, 2}, .data = zv, .nbytes = 32}};
+  sinter_tensor_t out[2];
+  interp(g, in, 2, out);
+  expect_dims(&out[0], 4, zd);
+  const float want[8] = {0, 0.5f, 0, 1.5f, 0, 1, 0, 1}, want2[8] = {-1, 0, -1, 1, -1, 1, -1, 1};
+  ck_assert_mem_eq(out[0].data, want, sizeof(want)); /* exact binary fractions */
+  ck_assert_mem_eq(out[1].data, want2, sizeof(want2));
+  free_outs(out, 2);
+  sinter_graph_destroy(g);
+}
+END_TEST
+
 /* Malformed epilogues fail shape inference with a clear reason. */
 START_TEST(kernel_bad_attributes) {
   const char *bad[][3] = {
@@ -357,12 +399,43 @@ START_TEST(kernel_bad_attributes) {
                 sinter_status_message(st));
   sinter_status_free(st);
   sinter_graph_destroy(g);
+  /* A FusedConv residual Z must have the conv output's dtype, rank and dims
+   * ([1,2,4] here): no broadcasting. */
+  static const struct {
+    sinter_dtype_t dt;
+    int32_t rank;
+    int64_t dims[3];
+    const char *msg;
+  } bad_z[] = {
+      {SINTER_DTYPE_F32, 3, {1, 2, 1}, "dim 2 is 1, not 4"},
+      {SINTER_DTYPE_F32, 2, {2, 4}, "residual Z has rank 2"},
+      {SINTER_DTYPE_F16, 3, {1, 2, 4}, "residual Z has dtype f16"},
+  };
+  for (size_t k = 0; k < sizeof(bad_z) / sizeof(bad_z[0]); k++) {
+    ok(sinter_graph_create("g", &g));
+    int64_t xd[3] = {1, 1, 4}, cw[3] = {2, 1, 1};
+    sinter_type_t tx = ty(SINTER_DTYPE_F32, 3, xd),
+                  tz = ty(bad_z[k].dt, bad_z[k].rank, bad_z[k].dims);
+    sinter_value_t *x, *z;
+    ok(sinter_graph_add_input(g, "x", &tx, &x));
+    ok(sinter_graph_add_input(g, "z", &tz, &z));
+    sinter_value_t *cins[4] = {x, const_f32(g, 3, cw, (float[]){1, 2}), NULL, z};
+    ok(sinter_graph_add_output(g, node(g, SINTER_OP_FUSED_CONV, cins, 4, NULL)));
+    st = sinter_graph_infer_shapes(g);
+    ck_assert_ptr_nonnull(st);
+    ck_assert_msg(strstr(sinter_status_message(st), bad_z[k].msg), "message: %s",
+                  sinter_status_message(st));
+    sinter_status_free(st);
+    sinter_graph_destroy(g);
+  }
 }
 END_TEST
 
 /* ---- kernels against the unfused graphs ----------------------------------------- */
 
-typedef enum family_e { FAM_CONV, FAM_GEMM, FAM_MATMUL } family_t;
+/* FAM_CONV_Z: a 3x3 Conv whose output is added to a second, earlier 1x1 Conv
+ * of the same input (a ResNet downsample block) before the epilogue. */
+typedef enum family_e { FAM_CONV, FAM_GEMM, FAM_MATMUL, FAM_CONV_Z, FAM_COUNT } family_t;
 
 /* Builds x -> linear op -> epilogue, either as the fused op (fused) or as the
  * standard ops; same constants for the same rng seed. */
@@ -374,19 +447,30 @@ static sinter_graph_t *build_linear(family_t fam, sinter_dtype_t dt, const act_c
   static const int64_t cx[4] = {2, 3, 7, 7}, cw[4] = {4, 3, 3, 3}, cb[1] = {4};
   static const int64_t gx[2] = {5, 6}, gw[2] = {4, 6}, gc[2] = {1, 4};
   static const int64_t mx[3] = {2, 5, 6}, mw[2] = {6, 4}, mb[1] = {4};
-  const int64_t *xd = fam == FAM_CONV ? cx : fam == FAM_GEMM ? gx : mx;
-  int32_t xr = fam == FAM_CONV ? 4 : fam == FAM_GEMM ? 2 : 3;
+  static const int64_t zw[4] = {4, 3, 1, 1};
+  bool conv = fam == FAM_CONV || fam == FAM_CONV_Z;
+  const int64_t *xd = conv ? cx : fam == FAM_GEMM ? gx : mx;
+  int32_t xr = conv ? 4 : fam == FAM_GEMM ? 2 : 3;
   sinter_type_t tx = ty(dt, xr, xd);
   sinter_value_t *x, *y;
   ok(sinter_graph_add_input(g, "x", &tx, &x));
   *out_input = rand_tensor(dt, xr, xd);
   sinter_node_t *n;
-  if (fam == FAM_CONV) {
-    sinter_value_t *ins[3] = {x, rand_const(g, dt, 4, cw, -0.5f, 0.5f),
-                              rand_const(g, dt, 1, cb, -1, 1)};
-    y = node(g, fused ? SINTER_OP_FUSED_CONV : SINTER_OP_CONV, ins, 3, &n);
+  if (conv) {
+    /* The residual: a 1x1 conv with the same strides, so the same [2,4,7,4]. */
+    sinter_value_t *z = NULL;
+    if (fam == FAM_CONV_Z) {
+      sinter_value_t *zins[3] = {x, rand_const(g, dt, 4, zw, -0.5f, 0.5f),
+                                 rand_const(g, dt, 1, cb, -1, 1)};
+      z = node(g, SINTER_OP_CONV, zins, 3, &n);
+      set_ints(n, "strides", 1, 2);
+    }
+    sinter_value_t *ins[4] = {x, rand_const(g, dt, 4, cw, -0.5f, 0.5f),
+                              rand_const(g, dt, 1, cb, -1, 1), z};
+    y = node(g, fused ? SINTER_OP_FUSED_CONV : SINTER_OP_CONV, ins, fused && z ? 4 : 3, &n);
     set_ints(n, "pads", 1, 1);
     set_ints(n, "strides", 1, 2);
+    if (z && !fused) y = node2(g, SINTER_OP_ADD, y, z);
   } else if (fam == FAM_GEMM) {
     sinter_value_t *ins[3] = {x, rand_const(g, dt, 2, gw, -0.5f, 0.5f),
                               rand_const(g, dt, 2, gc, -1, 1)};
@@ -410,9 +494,10 @@ static sinter_graph_t *build_linear(family_t fam, sinter_dtype_t dt, const act_c
   return g;
 }
 
-/* Each fused op with each epilogue equals Conv/Gemm/MatMul+Add followed by the
- * standard activation ops. The kernels share the linear part and use the same
- * f32 formulas, so the bound 1e-6 of max |ref| only leaves room for libm. */
+/* Each fused op with each epilogue equals Conv/Gemm/MatMul+Add (Conv+Add of
+ * the residual) followed by the standard activation ops. The kernels share the
+ * linear part and use the same f32 formulas, so the bound 1e-6 of max |ref|
+ * only leaves room for libm. */
 static void check_family(family_t fam) {
   for (int k = 0; k < N_ACT_CASES; k++) {
     sinter_tensor_t in1, in2, ref, got;
@@ -444,12 +529,16 @@ START_TEST(kernel_matmul_vs_unfused) {
   check_family(FAM_MATMUL);
 }
 END_TEST
+START_TEST(kernel_conv_residual_vs_unfused) {
+  check_family(FAM_CONV_Z);
+}
+END_TEST
 
 /* f16: both graphs compute in f32 and round to f16 at the same points, so
  * they agree to f16 resolution (2^-11 relative); 2e-3 of max |ref| allows a
  * rounding flip on the largest values. */
 START_TEST(kernel_f16_vs_unfused) {
-  for (int fam = FAM_CONV; fam <= FAM_MATMUL; fam++)
+  for (int fam = FAM_CONV; fam < FAM_COUNT; fam++)
     for (int k = 0; k < N_ACT_CASES; k++) {
       sinter_tensor_t in1, in2, ref, got;
       sinter_graph_t *g1 = build_linear(fam, SINTER_DTYPE_F16, &act_cases[k], false, &in1);
@@ -472,16 +561,29 @@ END_TEST
 
 /* The standard graph fuses into exactly one fused op whose output equals the
  * original's, and decomposing it back gives standard ops again with the same
- * output. f32: 1e-6 of max |ref| fused (only MatMul's bias Add moves into the
+ * output. With a residual the later (3x3) conv fuses, taking the 1x1 conv's
+ * output as Z, and the decomposed graph fuses the same way again. f32: 1e-6
+ * of max |ref| fused (only MatMul's bias Add moves into the
  * kernel, in the same f32 order), 1e-5 decomposed (Gelu becomes the erf or
  * tanh chain rather than the kernel's erfc form, a few f32 roundings apart).
  * f16: the unfused graphs round to f16 after every op (2^-11 relative each;
  * SiLU rounds its sigmoid before the Mul, Gelu's decomposed chain after each
  * of five ops), so 2e-3 of max |ref| allows a few roundings either way. */
+/* The graph is the 1x1 Conv, then a FusedConv of the 3x3 weights taking
+ * that Conv's output as Z. */
+static void check_residual_fusion(const sinter_graph_t *g) {
+  sinter_node_t *first = sinter_graph_first_node(g), *second = sinter_node_next(first);
+  ck_assert_int_eq(sinter_node_op(first), SINTER_OP_CONV);
+  ck_assert_int_eq(sinter_node_op(second), SINTER_OP_FUSED_CONV);
+  ck_assert_int_eq(sinter_node_num_inputs(second), 4);
+  ck_assert_ptr_eq(sinter_node_input(second, 3), sinter_node_output(first, 0));
+  ck_assert_int_eq(sinter_value_type(sinter_node_input(second, 1))->dims[2].size, 3);
+}
+
 static void fuse_then_decompose(sinter_dtype_t dt, double tol_fused, double tol_dec) {
-  static const sinter_op_t fused_op[3] = {SINTER_OP_FUSED_CONV, SINTER_OP_FUSED_GEMM,
-                                          SINTER_OP_FUSED_MATMUL};
-  for (int fam = FAM_CONV; fam <= FAM_MATMUL; fam++)
+  static const sinter_op_t fused_op[FAM_COUNT] = {SINTER_OP_FUSED_CONV, SINTER_OP_FUSED_GEMM,
+                                                  SINTER_OP_FUSED_MATMUL, SINTER_OP_FUSED_CONV};
+  for (int fam = FAM_CONV; fam < FAM_COUNT; fam++)
     for (int k = 0; k < N_ACT_CASES; k++) {
       const act_case_t *c = &act_cases[k];
       sinter_tensor_t in, ref, got, dec;
@@ -492,7 +594,10 @@ static void fuse_then_decompose(sinter_dtype_t dt, double tol_fused, double tol_
        * always becomes FusedMatMul. */
       int want = c->activation || fam == FAM_MATMUL ? 1 : 0;
       ck_assert_int_eq(count_op(g, fused_op[fam]), want);
-      ck_assert_int_eq(sinter_graph_num_nodes(g), 1);
+      /* The residual's own conv stays; unfused, so does the Add. */
+      int nodes = fam != FAM_CONV_Z ? 1 : want ? 2 : 3;
+      ck_assert_int_eq(sinter_graph_num_nodes(g), nodes);
+      if (fam == FAM_CONV_Z && want) check_residual_fusion(g);
       interp(g, &in, 1, &got);
       double e = rel_err(&ref, &got);
       ck_assert_msg(e <= tol_fused, "family %d case %d fused: rel err %g", fam, k, e);
@@ -501,6 +606,14 @@ static void fuse_then_decompose(sinter_dtype_t dt, double tol_fused, double tol_
       interp(g, &in, 1, &dec);
       e = rel_err(&ref, &dec);
       ck_assert_msg(e <= tol_dec, "family %d case %d decomposed: rel err %g", fam, k, e);
+      if (fam == FAM_CONV_Z && want) {
+        /* Conv, Conv, Add and the activation's ops fuse back the same way. */
+        ck_assert_int_eq(count_op(g, SINTER_OP_CONV), 2);
+        ck_assert_int_eq(count_op(g, SINTER_OP_ADD) >= 1, 1);
+        run_pipeline(g, "fuse-gelu,fuse-conv-act"); /* Gelu comes back as its erf chain */
+        ck_assert_int_eq(sinter_graph_num_nodes(g), 2);
+        check_residual_fusion(g);
+      }
       sinter_tensor_free_data(&ref);
       sinter_tensor_free_data(&got);
       sinter_tensor_free_data(&dec);
@@ -709,43 +822,63 @@ static bool conv_then(const sinter_graph_t *g, sinter_op_t act) {
 }
 
 /* What a model should look like after the passes, counted from its ONNX
- * file: convs followed directly by the activation, and convs not. */
+ * file: convs that take the activation (directly or after a residual Add),
+ * those of them that take a residual Z, and convs left plain. */
 typedef struct model_want_s {
   const char *name;
   sinter_op_t act;      /* the model's activation op */
   const char *fused_as; /* the activation attribute it becomes */
-  int fused_convs, plain_convs, acts_left;
+  int fused_convs, residual_convs, plain_convs, acts_left;
 } model_want_t;
 
 /* resnet18 (torchvision): 20 Convs, 17 Relus. A Relu follows the stem conv
- * and the first conv of each of the 8 blocks (9); the other 8 Relus follow
- * the residual Adds, and the second conv of each block and the 3 downsample
- * convs feed an Add (11 without epilogue). mobilenet_v2: 52 Convs, 35 Clips
- * (ReLU6), each right after a conv; the 17 projection convs are linear. */
+ * and the first conv of each of the 8 blocks (9 plain epilogues); the other 8
+ * Relus follow the residual Adds, each of which takes the second conv of its
+ * block (8 FusedConvs with Z), except that in the 3 downsample blocks the Add
+ * sums two convs: the later one in graph order fuses (the 1x1 downsample conv
+ * in this PyTorch export) and the other stays a Conv feeding Z (3 plain).
+ * mobilenet_v2: 52 Convs, 35 Clips (ReLU6), each right after a conv; the 17
+ * projection convs are linear, and its residual Adds have no activation. */
 static const model_want_t models[] = {
-    {"resnet18", SINTER_OP_RELU, "Relu", 9, 11, 8},
-    {"mobilenet_v2", SINTER_OP_CLIP, "Clip", 35, 17, 0},
+    {"resnet18", SINTER_OP_RELU, "Relu", 17, 8, 3, 0},
+    {"mobilenet_v2", SINTER_OP_CLIP, "Clip", 35, 0, 17, 0},
 };
+
+/* The FusedConvs that take a residual Z. */
+static int count_residual(const sinter_graph_t *g) {
+  int n = 0;
+  for (sinter_node_t *x = sinter_graph_first_node(g); x; x = sinter_node_next(x))
+    n += sinter_node_op(x) == SINTER_OP_FUSED_CONV && sinter_node_num_inputs(x) > 3 &&
+         sinter_node_input(x, 3) != NULL;
+  return n;
+}
 
 /* Checks the structure after the passes; prints the counts. */
 static void check_structure(const sinter_graph_t *g, const model_want_t *w, const char *tag) {
   printf(
-      "%s%s after: %d nodes, %d BatchNormalization, %d FusedConv, %d Conv, %d %s, "
-      "%d FusedGemm, %d Gemm\n",
+      "%s%s after: %d nodes, %d BatchNormalization, %d FusedConv (%d with Z), %d Conv, %d %s, "
+      "%d Add, %d FusedGemm, %d Gemm\n",
       w->name, tag, sinter_graph_num_nodes(g), count_op(g, SINTER_OP_BATCH_NORMALIZATION),
-      count_op(g, SINTER_OP_FUSED_CONV), count_op(g, SINTER_OP_CONV), count_op(g, w->act),
-      sinter_op_info(w->act)->name, count_op(g, SINTER_OP_FUSED_GEMM), count_op(g, SINTER_OP_GEMM));
+      count_op(g, SINTER_OP_FUSED_CONV), count_residual(g), count_op(g, SINTER_OP_CONV),
+      count_op(g, w->act), sinter_op_info(w->act)->name, count_op(g, SINTER_OP_ADD),
+      count_op(g, SINTER_OP_FUSED_GEMM), count_op(g, SINTER_OP_GEMM));
   ck_assert_int_eq(count_op(g, SINTER_OP_BATCH_NORMALIZATION), 0);
   ck_assert_int_eq(count_op(g, SINTER_OP_FUSED_CONV), w->fused_convs);
   ck_assert_int_eq(count_op(g, SINTER_OP_CONV), w->plain_convs);
   ck_assert_int_eq(count_op(g, w->act), w->acts_left);
   ck_assert(!conv_then(g, w->act));
+  int residual = 0;
   for (sinter_node_t *n = sinter_graph_first_node(g); n; n = sinter_node_next(n)) {
     sinter_op_t op = sinter_node_op(n);
     if (op != SINTER_OP_FUSED_CONV && op != SINTER_OP_CONV) continue;
-    /* Every conv carries its bias. */
-    ck_assert_int_eq(sinter_node_num_inputs(n), 3);
+    /* Every conv carries its bias; only a FusedConv may take a Z. */
+    int32_t n_in = sinter_node_num_inputs(n);
+    ck_assert_int_eq(n_in, op == SINTER_OP_FUSED_CONV && n_in == 4 ? 4 : 3);
     ck_assert_ptr_nonnull(sinter_node_input(n, 2));
+    if (n_in == 4) {
+      ck_assert_ptr_nonnull(sinter_node_input(n, 3));
+      residual++;
+    }
     if (op != SINTER_OP_FUSED_CONV) continue;
     ck_assert_str_eq(sinter_node_attr_string(n, "activation", ""), w->fused_as);
     if (w->act == SINTER_OP_CLIP) {
@@ -755,6 +888,19 @@ static void check_structure(const sinter_graph_t *g, const model_want_t *w, cons
       ck_assert(p->floats[0] == 0.0f && p->floats[1] == 6.0f); /* ReLU6 */
     }
   }
+  ck_assert_int_eq(residual, w->residual_convs);
+  /* A Conv left next to a residual FusedConv feeds its Z, and only that:
+   * a residual Add summing two convs fuses one of them. */
+  if (w->residual_convs > 0)
+    for (sinter_node_t *n = sinter_graph_first_node(g); n; n = sinter_node_next(n)) {
+      if (sinter_node_op(n) != SINTER_OP_CONV) continue;
+      sinter_value_t *y = sinter_node_output(n, 0);
+      ck_assert_int_eq(sinter_value_num_uses(y), 1);
+      int32_t slot;
+      sinter_node_t *user = sinter_value_use(y, 0, &slot);
+      ck_assert_int_eq(sinter_node_op(user), SINTER_OP_FUSED_CONV);
+      ck_assert_int_eq(slot, 3);
+    }
 }
 
 /* The interpreter's output after the passes, and after decomposing back into
@@ -811,10 +957,12 @@ int main(void) {
   TCase *tc = tcase_create("kernels");
   tcase_add_test(tc, kernel_fused_matmul_by_hand);
   tcase_add_test(tc, kernel_fused_conv_gemm_by_hand);
+  tcase_add_test(tc, kernel_fused_conv_residual_by_hand);
   tcase_add_test(tc, kernel_bad_attributes);
   tcase_add_test(tc, kernel_conv_vs_unfused);
   tcase_add_test(tc, kernel_gemm_vs_unfused);
   tcase_add_test(tc, kernel_matmul_vs_unfused);
+  tcase_add_test(tc, kernel_conv_residual_vs_unfused);
   tcase_add_test(tc, kernel_f16_vs_unfused);
   suite_add_tcase(s, tc);
   tc = tcase_create("passes");
