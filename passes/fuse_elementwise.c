@@ -11,62 +11,6 @@
  * four operands each stays under that. */
 enum { MAX_GROUP = 64, MAX_VARIADIC = 4 };
 
-/* Operands and parameters a body op takes (as the FusedElementwise kernel decodes them). */
-static bool body_op(sinter_op_t op, int32_t *out_arity, int32_t *out_params) {
-  *out_params = 0;
-  *out_arity = 1;
-  switch (op) {
-    case SINTER_OP_ADD:
-    case SINTER_OP_SUB:
-    case SINTER_OP_MUL:
-    case SINTER_OP_DIV:
-    case SINTER_OP_POW:
-    case SINTER_OP_PRELU:
-    case SINTER_OP_MAX:
-    case SINTER_OP_MIN: *out_arity = 2; return true;
-    case SINTER_OP_LEAKY_RELU:
-    case SINTER_OP_ELU:
-    case SINTER_OP_CELU:
-    case SINTER_OP_THRESHOLDED_RELU:
-    case SINTER_OP_GELU: *out_params = 1; return true;
-    case SINTER_OP_SELU:
-    case SINTER_OP_HARD_SIGMOID:
-    case SINTER_OP_SHRINK:
-    case SINTER_OP_CLIP: *out_params = 2; return true;
-    case SINTER_OP_RELU:
-    case SINTER_OP_SIGMOID:
-    case SINTER_OP_HARD_SWISH:
-    case SINTER_OP_TANH:
-    case SINTER_OP_SOFTPLUS:
-    case SINTER_OP_SOFTSIGN:
-    case SINTER_OP_MISH:
-    case SINTER_OP_ERF:
-    case SINTER_OP_EXP:
-    case SINTER_OP_LOG:
-    case SINTER_OP_SQRT:
-    case SINTER_OP_RECIPROCAL:
-    case SINTER_OP_NEG:
-    case SINTER_OP_ABS:
-    case SINTER_OP_FLOOR:
-    case SINTER_OP_CEIL:
-    case SINTER_OP_ROUND:
-    case SINTER_OP_SIGN:
-    case SINTER_OP_SIN:
-    case SINTER_OP_COS:
-    case SINTER_OP_TAN:
-    case SINTER_OP_ASIN:
-    case SINTER_OP_ACOS:
-    case SINTER_OP_ATAN:
-    case SINTER_OP_SINH:
-    case SINTER_OP_COSH:
-    case SINTER_OP_ASINH:
-    case SINTER_OP_ACOSH:
-    case SINTER_OP_ATANH:
-    case SINTER_OP_SILU: return true;
-    default: return false;
-  }
-}
-
 static bool body_dtype(sinter_dtype_t d) {
   return d == SINTER_DTYPE_F32 || d == SINTER_DTYPE_F16 || d == SINTER_DTYPE_BF16;
 }
@@ -93,7 +37,7 @@ static bool clip_bound(const sinter_value_t *b, sinter_dtype_t dt, float dflt, f
 static bool candidate(const sinter_node_t *n) {
   const sinter_op_info_t *info = sinter_op_info(n->op);
   int32_t arity, np;
-  if (!info || !(info->traits & SINTER_OPF_FUSIBLE) || !body_op(n->op, &arity, &np)) return false;
+  if (!info || !(info->traits & SINTER_OPF_FUSIBLE) || !sinter_fused_body_op(n->op, &arity, &np)) return false;
   if (n->n_outputs != 1) return false;
   const sinter_value_t *y = n->outputs[0];
   sinter_dtype_t dt = y->type.dtype;
@@ -432,7 +376,7 @@ sinter_status_t sinter_decompose_fused_elementwise(sinter_graph_t *g, sinter_nod
     sinter_op_t op = sinter_op_lookup("", nm);
     if (op == SINTER_OP_INVALID) op = sinter_op_lookup("ai.sinter", nm);
     int32_t ar, np;
-    if (op == SINTER_OP_INVALID || !body_op(op, &ar, &np)) {
+    if (op == SINTER_OP_INVALID || !sinter_fused_body_op(op, &ar, &np)) {
       st = SINTER_ERROR(SINTER_INVALID_MODEL, "instruction %lld: '%s' cannot be in a body",
                         (long long)k, nm);
       break;

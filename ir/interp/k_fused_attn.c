@@ -439,8 +439,7 @@ static sinter_status_t k_attention(sinter_kernel_ctx_t *ctx) {
 
 enum { FE_MAX_INPUTS = 256, FE_MAX_INSTRS = 1024, FE_CHUNK = 256 };
 
-/* Operands and parameters each body op takes. */
-static bool fe_op_shape(sinter_op_t op, int32_t *out_arity, int32_t *out_params) {
+bool sinter_fused_body_op(sinter_op_t op, int32_t *out_arity, int32_t *out_params) {
   *out_params = 0;
   *out_arity = 1;
   switch (op) {
@@ -551,7 +550,7 @@ static sinter_status_t fe_prog_decode(const sinter_node_t *node, int32_t n_in, f
     sinter_op_t op = sinter_op_lookup("", name);
     if (op == SINTER_OP_INVALID) op = sinter_op_lookup("ai.sinter", name);
     int32_t ar, np;
-    if (op == SINTER_OP_INVALID || !fe_op_shape(op, &ar, &np)) {
+    if (op == SINTER_OP_INVALID || !sinter_fused_body_op(op, &ar, &np)) {
       st = SINTER_NODE_ERROR("instruction %d: '%s' is not an op a body may hold", k, name);
       break;
     }

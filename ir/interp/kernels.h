@@ -80,6 +80,11 @@ typedef struct sinter_infer_frame_s {
 bool sinter_infer_frame_init(sinter_infer_frame_t *frame, sinter_graph_t *graph,
                              const sinter_node_t *node);
 
+/* The operand count and scalar-parameter count of op inside a
+ * FusedElementwise body; false for ops a body cannot hold. The kernel
+ * (k_fused_attn.c) decodes bodies and fuse-elementwise builds them by it. */
+bool sinter_fused_body_op(sinter_op_t op, int32_t *out_arity, int32_t *out_params);
+
 /* ---- errors -------------------------------------------------------------- */
 
 /* An error about the node being inferred or run; the drivers add the node
