@@ -37,21 +37,14 @@ static sinter_status_t try_hard_sigmoid(sinter_graph_t *graph, sinter_node_t *hs
   return fuse(graph, mul, x, out_done);
 }
 
+static sinter_status_t try_either(sinter_graph_t *graph, sinter_node_t *n, bool *out_done) {
+  return n->op == SINTER_OP_CLIP ? try_clip(graph, n, out_done)
+                                 : try_hard_sigmoid(graph, n, out_done);
+}
+
 static sinter_status_t run(sinter_graph_t *graph, const sinter_pass_args_t *args,
                            sinter_pass_counters_t *counters, void *user) {
-  sinter_node_t **cand;
-  int32_t n;
-  SINTER_TRY(sinter_fm_collect(graph, SINTER_OP_CLIP, SINTER_OP_HARD_SIGMOID, &cand, &n));
-  sinter_status_t st = NULL;
-  for (int32_t i = 0; i < n && !st; i++) {
-    if (!sinter_fm_alive(cand[i])) continue;
-    bool done = false;
-    st = cand[i]->op == SINTER_OP_CLIP ? try_clip(graph, cand[i], &done)
-                                       : try_hard_sigmoid(graph, cand[i], &done);
-    if (done) counters->fused++;
-  }
-  free(cand);
-  return st;
+  return sinter_fm_run(graph, SINTER_OP_CLIP, SINTER_OP_HARD_SIGMOID, try_either, counters);
 }
 
 const sinter_pass_info_t sinter_pass_fuse_hardswish = {

@@ -303,3 +303,19 @@ sinter_status_t sinter_fm_commit(sinter_graph_t *graph, sinter_node_t *last, sin
   *out_done = true;
   return NULL;
 }
+
+sinter_status_t sinter_fm_run(sinter_graph_t *graph, sinter_op_t op, sinter_op_t op2,
+                              sinter_fm_try_fn try_fn, sinter_pass_counters_t *counters) {
+  sinter_node_t **cand;
+  int32_t n;
+  SINTER_TRY(sinter_fm_collect(graph, op, op2, &cand, &n));
+  sinter_status_t st = NULL;
+  for (int32_t i = 0; i < n && !st; i++) {
+    if (!sinter_fm_alive(cand[i])) continue;
+    bool done = false;
+    st = try_fn(graph, cand[i], &done);
+    if (done) counters->fused++;
+  }
+  free(cand);
+  return st;
+}

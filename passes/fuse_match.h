@@ -78,6 +78,15 @@ bool sinter_fm_same_axes(const sinter_node_t *a, const sinter_node_t *b, int32_t
 sinter_status_t sinter_fm_collect(const sinter_graph_t *graph, sinter_op_t op, sinter_op_t op2,
                                   sinter_node_t ***out_nodes, int32_t *out_count);
 
+/* Tries one rewrite rooted at candidate; sets *out_done when it fired. */
+typedef sinter_status_t (*sinter_fm_try_fn)(sinter_graph_t *graph, sinter_node_t *candidate,
+                                            bool *out_done);
+
+/* Runs try on every node of op or op2 present when the walk starts (in graph
+ * order, skipping nodes an earlier rewrite removed), counting fusions. */
+sinter_status_t sinter_fm_run(sinter_graph_t *graph, sinter_op_t op, sinter_op_t op2,
+                              sinter_fm_try_fn try_fn, sinter_pass_counters_t *counters);
+
 /* False once node has been removed from its graph. */
 bool sinter_fm_alive(const sinter_node_t *node);
 

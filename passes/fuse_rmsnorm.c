@@ -124,18 +124,7 @@ static sinter_status_t try_fuse(sinter_graph_t *graph, sinter_node_t *ms_node, b
 
 static sinter_status_t run(sinter_graph_t *graph, const sinter_pass_args_t *args,
                            sinter_pass_counters_t *counters, void *user) {
-  sinter_node_t **cand;
-  int32_t n;
-  SINTER_TRY(sinter_fm_collect(graph, SINTER_OP_REDUCE_MEAN, SINTER_OP_INVALID, &cand, &n));
-  sinter_status_t st = NULL;
-  for (int32_t i = 0; i < n && !st; i++) {
-    if (!sinter_fm_alive(cand[i])) continue;
-    bool done = false;
-    st = try_fuse(graph, cand[i], &done);
-    if (done) counters->fused++;
-  }
-  free(cand);
-  return st;
+  return sinter_fm_run(graph, SINTER_OP_REDUCE_MEAN, SINTER_OP_INVALID, try_fuse, counters);
 }
 
 const sinter_pass_info_t sinter_pass_fuse_rmsnorm = {
