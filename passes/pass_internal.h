@@ -26,6 +26,7 @@ extern const sinter_pass_info_t sinter_pass_fuse_rmsnorm;    /* passes/fuse_rmsn
 extern const sinter_pass_info_t sinter_pass_fuse_attention;  /* passes/fuse_attention.c */
 extern const sinter_pass_info_t sinter_pass_fuse_elementwise;/* passes/fuse_elementwise.c */
 extern const sinter_pass_info_t sinter_pass_decompose_fused; /* passes/decompose_fused.c */
+extern const sinter_pass_info_t sinter_pass_convert_precision; /* passes/convert_precision.c */
 
 /* ---- decomposition of Sinter's own ops back into standard ONNX ------------
  * Each replaces node (an op of domain ai.sinter) with standard ops computing
