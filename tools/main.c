@@ -9,6 +9,7 @@ static const tool_command_t commands[] = {
     {"opt", "run a pass pipeline over a model, write ONNX or text IR", cmd_opt},
     {"run", "run a model on input tensors with the reference interpreter", cmd_run},
     {"conform", "run ONNX backend tests (model.onnx + test_data_set_*)", cmd_conform},
+    {"validate", "compare a model with a reference, per output and per layer", cmd_validate},
 };
 
 static void usage(FILE *f) {
