@@ -7,5 +7,7 @@
 #include "sinter/ir.h"
 #include "sinter/onnx.h"
 #include "sinter/tensor_io.h"
+#include "sinter/passes.h"
+#include "sinter/calibrate.h"
 
 #endif /* SINTER_SINTER_H */
