@@ -69,11 +69,42 @@ sinter_status_t onnx_wire_check(const void *data, size_t len,
 /* ---- external data ------------------------------------------------------ */
 
 typedef struct onnx_ext_file_s {
-  char *real_path; /* realpath of the data file (malloc'ed) */
+  char *real_path; /* realpath of the data file (malloc'ed); NULL for the model file */
   void *base;      /* read-only mapping of the whole file, NULL when empty */
   size_t size;
   bool adopted; /* the graph unmaps it; otherwise onnx_ext_deinit does */
 } onnx_ext_file_t;
+
+/* ---- raw_data lifted out before unpacking ------------------------------- */
+
+/* Where one lifted raw_data payload lies in the model's bytes. */
+typedef struct onnx_raw_ref_s {
+  size_t offset, len;
+} onnx_raw_ref_t;
+
+/* The raw_data payloads that onnx_raw_lift replaced by references, so that
+ * protobuf-c does not copy the weights; decoding resolves the references. */
+typedef struct onnx_raw_table_s {
+  const uint8_t *base; /* the model's bytes (the offsets refer to them) */
+  size_t size;
+  onnx_ext_file_t *file; /* the model's own mapping when constants may borrow
+                            from it, NULL when the bytes belong to the caller */
+  onnx_raw_ref_t *refs;  /* malloc'ed; the caller frees it */
+  size_t n, cap;
+} onnx_raw_table_t;
+
+/* Copies the serialized ModelProto data into *out (malloc'ed), replacing the
+ * raw_data of initializers and node attribute tensors by short references
+ * recorded in tab (and shrinking the enclosing length prefixes). Run after
+ * onnx_wire_check. When nothing is lifted, or the file has a shape this does
+ * not rewrite (protobuf-c then sees the original), *out is NULL and tab
+ * empty. Fails only when memory is exhausted. */
+sinter_status_t onnx_raw_lift(const void *data, size_t len, onnx_raw_table_t *tab, void **out,
+                              size_t *out_len);
+
+/* Replaces *data and *len by the payload they reference when they hold one of
+ * tab's references; returns false when they do not. */
+bool onnx_raw_resolve(const onnx_raw_table_t *tab, const uint8_t **data, size_t *len);
 
 /* External-data state for one import: the folder data is resolved in and
  * the files mapped so far. */
@@ -82,6 +113,7 @@ typedef struct onnx_ext_s {
   char *base_real;      /* realpath(base_dir), malloc'ed on first use */
   onnx_ext_file_t *files;
   int32_t n_files, cap_files;
+  const onnx_raw_table_t *raw; /* lifted raw_data of the model, or NULL */
 } onnx_ext_t;
 
 void onnx_ext_init(onnx_ext_t *ext, const char *base_dir);
@@ -94,7 +126,8 @@ typedef struct onnx_tensor_view_s {
   const void *data; /* raw_data, owned, or external bytes */
   size_t nbytes;
   void *owned;           /* malloc'ed buffer data points to, or NULL */
-  onnx_ext_file_t *file; /* set when data points into an external mapping */
+  onnx_ext_file_t *file; /* set when data points into a mapping we own */
+  bool in_model;         /* data is raw_data inside the model's own bytes */
 } onnx_tensor_view_t;
 
 /* Decodes t (raw_data, typed fields or external data). what names the

@@ -469,13 +469,31 @@ static sinter_status_t convert_attr(import_ctx_t *ctx, const Onnx__AttributeProt
 
 /* ---- constants ---------------------------------------------------------- */
 
-/* Owned constant data is 64-byte aligned; borrow mapped bytes only when they
- * are aligned as well, so that consumers see one guarantee. */
+/* External data is borrowed only when 64-byte aligned, like owned constant
+ * data. raw_data sits at arbitrary offsets inside the model, so there the
+ * consumers' real need, natural alignment of the element, is what counts. */
 #define BORROW_ALIGN 64
+
+static size_t element_align(sinter_dtype_t dtype) {
+  int bits = sinter_dtype_bits(dtype);
+  return bits >= 16 ? (size_t)bits / 8 : 1;
+}
+
+/* Drops the pages under bytes just copied out of a read-only private
+ * mapping from the resident set: they re-fault from the file if touched
+ * again, so the copy and its source are not both resident. */
+static void drop_pages(const void *data, size_t n) {
+  long page = sysconf(_SC_PAGESIZE);
+  if (page <= 0 || !n) return;
+  uintptr_t lo = (uintptr_t)data & ~((uintptr_t)page - 1);
+  uintptr_t hi = (uintptr_t)data + n;
+  (void)madvise((void *)lo, hi - lo, MADV_DONTNEED); /* only a hint */
+}
 
 static sinter_status_t add_tensor_const(import_ctx_t *ctx, const char *name,
                                         const onnx_tensor_view_t *view, sinter_value_t **out) {
-  if (view->file && ((uintptr_t)view->data % BORROW_ALIGN) == 0) {
+  size_t align = view->in_model ? element_align(view->type.dtype) : BORROW_ALIGN;
+  if (view->file && ((uintptr_t)view->data % align) == 0) {
     if (!view->file->adopted) {
       SINTER_TRY(sinter_graph_adopt_mapping(ctx->g, view->file->base, view->file->size));
       view->file->adopted = true;
@@ -483,7 +501,9 @@ static sinter_status_t add_tensor_const(import_ctx_t *ctx, const char *name,
     return sinter_graph_add_const_borrowed(ctx->g, name, &view->type, view->data, view->nbytes,
                                            out);
   }
-  return sinter_graph_add_const(ctx->g, name, &view->type, view->data, view->nbytes, out);
+  SINTER_TRY(sinter_graph_add_const(ctx->g, name, &view->type, view->data, view->nbytes, out));
+  if (view->file) drop_pages(view->data, view->nbytes);
+  return NULL;
 }
 
 /* Turns a Constant node into a graph constant named after its output. */
@@ -510,7 +530,17 @@ static sinter_status_t lower_constant(import_ctx_t *ctx, const wnode_t *w) {
   }
   if (!which) return SINTER_ERROR(SINTER_INVALID_MODEL, "Constant has no value attribute");
   sinter_attr_t a;
-  SINTER_TRY(convert_attr(ctx, which, &a));
+  int type = which->has_type ? (int)which->type : guess_attr_type(which);
+  if (strcmp(str_or_empty(which->name), "value") == 0 && which->t &&
+      type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR &&
+      !(which->ref_attr_name && *which->ref_attr_name)) {
+    /* Decoded once below: converting it too would copy the tensor. */
+    memset(&a, 0, sizeof(a));
+    a.name = "value";
+    a.kind = SINTER_ATTR_TENSOR;
+  } else {
+    SINTER_TRY(convert_attr(ctx, which, &a));
+  }
   const char *out_name = w->out[0];
   name_entry_t *e = map_find(&ctx->names, out_name);
   sinter_value_t *v = NULL;
@@ -974,30 +1004,48 @@ static void refine_outputs(import_ctx_t *ctx, const Onnx__GraphProto *gp) {
   }
 }
 
+/* model_file is the mapping data lies in when constants may borrow from it
+ * (the graph then adopts it), NULL when data belongs to the caller. */
 static sinter_status_t import_buffer(const void *data, size_t len, const char *name,
                                      const char *base_dir, const sinter_onnx_import_options_t *opts,
-                                     sinter_graph_t **out_graph) {
+                                     onnx_ext_file_t *model_file, sinter_graph_t **out_graph) {
   sinter_status_t st = onnx_wire_check(data, len, &onnx__model_proto__descriptor, ONNX_MAX_NESTING);
   if (st) return sinter_status_annotate(st, "%s", name);
   if (len == 0)
     return SINTER_ERROR(SINTER_INVALID_MODEL, "%s: the file is empty, not an ONNX model", name);
-  Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, len, data);
-  if (!m)
+  /* protobuf-c copies every bytes field: let it see the weights only as
+   * references into data. */
+  onnx_raw_table_t raw = {.base = data, .size = len, .file = model_file};
+  void *lifted;
+  size_t lifted_len;
+  st = onnx_raw_lift(data, len, &raw, &lifted, &lifted_len);
+  if (st) {
+    free(raw.refs);
+    return sinter_status_annotate(st, "%s", name);
+  }
+  Onnx__ModelProto *m = lifted ? onnx__model_proto__unpack(NULL, lifted_len, lifted)
+                               : onnx__model_proto__unpack(NULL, len, data);
+  free(lifted);
+  if (!m) {
+    free(raw.refs);
     return SINTER_ERROR(SINTER_INVALID_MODEL,
                         "%s: not a valid ONNX model (truncated or corrupt protobuf)", name);
+  }
   import_ctx_t ctx;
   memset(&ctx, 0, sizeof(ctx));
   sinter_arena_init(&ctx.scratch, 64 * 1024);
   onnx_ext_init(&ctx.ext, base_dir);
+  ctx.ext.raw = raw.n ? &raw : NULL;
   ctx.eager_infer = !(opts && opts->skip_shape_inference);
   st = build_graph(&ctx, m);
   if (!st && ctx.eager_infer) st = sinter_graph_infer_shapes(ctx.g);
   if (!st && ctx.eager_infer) refine_outputs(&ctx, m->graph);
   onnx__model_proto__free_unpacked(m, NULL);
+  free(raw.refs);
   free(ctx.names.slots);
   sinter_arena_deinit(&ctx.scratch);
   if (st) {
-    sinter_graph_destroy(ctx.g); /* unmaps the adopted external files */
+    sinter_graph_destroy(ctx.g); /* unmaps the adopted mappings */
     onnx_ext_deinit(&ctx.ext);
     return sinter_status_annotate(st, "%s", name);
   }
@@ -1012,7 +1060,8 @@ sinter_status_t sinter_onnx_import_buffer_opts(const void *data, size_t len, con
                                                sinter_graph_t **out_graph) {
   *out_graph = NULL;
   if (!data && len) return SINTER_ERROR(SINTER_INVALID_ARGUMENT, "NULL model data");
-  return import_buffer(data ? data : "", len, name ? name : "<memory>", base_dir, opts, out_graph);
+  return import_buffer(data ? data : "", len, name ? name : "<memory>", base_dir, opts, NULL,
+                       out_graph);
 }
 
 sinter_status_t sinter_onnx_import_buffer(const void *data, size_t len, const char *name,
@@ -1045,10 +1094,13 @@ sinter_status_t sinter_onnx_import_file_opts(const char *path,
   close(fd);
   const char *slash = strrchr(path, '/');
   char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
-  sinter_status_t st =
-      dir ? import_buffer(data ? data : "", len, path, dir, opts, out_graph) : OOM();
+  /* Constants borrow the aligned raw_data straight from this mapping. */
+  onnx_ext_file_t model_file = {.real_path = NULL, .base = data, .size = len, .adopted = false};
+  sinter_status_t st = dir ? import_buffer(data ? data : "", len, path, dir, opts,
+                                           data ? &model_file : NULL, out_graph)
+                           : OOM();
   free(dir);
-  if (data) munmap(data, len);
+  if (data && !model_file.adopted) munmap(data, len); /* else the graph unmaps it */
   return st;
 }
 

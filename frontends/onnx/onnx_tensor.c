@@ -345,14 +345,20 @@ sinter_status_t onnx_tensor_decode(const Onnx__TensorProto *t, const char *what,
   if (t->n_external_data)
     return SINTER_ERROR(SINTER_INVALID_MODEL,
                         "%s has external_data entries but data_location is not EXTERNAL", what);
-  if (t->has_raw_data && (t->raw_data.len > 0 || numel == 0 ||
+  const uint8_t *raw = t->raw_data.data;
+  size_t raw_len = t->raw_data.len;
+  const onnx_raw_table_t *tab = ext ? ext->raw : NULL;
+  bool in_model = t->has_raw_data && onnx_raw_resolve(tab, &raw, &raw_len);
+  if (t->has_raw_data && (raw_len > 0 || numel == 0 ||
                           (t->n_float_data | t->n_int32_data | t->n_int64_data | t->n_double_data |
                            t->n_uint64_data) == 0)) {
-    if (t->raw_data.len != want)
+    if (raw_len != want)
       return SINTER_ERROR(SINTER_INVALID_MODEL, "%s: raw_data has %zu bytes, but %s needs %zu",
-                          what, t->raw_data.len, sinter_dtype_name(view->type.dtype), want);
-    view->data = want ? (const void *)t->raw_data.data : "";
+                          what, raw_len, sinter_dtype_name(view->type.dtype), want);
+    view->data = want ? (const void *)raw : "";
     view->nbytes = want;
+    view->in_model = in_model && want;
+    view->file = view->in_model ? tab->file : NULL;
     return NULL;
   }
   return decode_typed(t, what, onnx_dt, numel, want, view);
