@@ -12,6 +12,11 @@
 #pragma weak sinter_decompose_rms_normalization
 #pragma weak sinter_decompose_attention
 #pragma weak sinter_decompose_fused_elementwise
+#pragma weak sinter_decompose_qlinear_conv_act
+#pragma weak sinter_decompose_qlinear_matmul_act
+#pragma weak sinter_decompose_qlinear_add
+#pragma weak sinter_decompose_qlinear_mul
+#pragma weak sinter_decompose_qlinear_global_average_pool
 
 static sinter_decompose_fn decomposer(sinter_op_t op) {
   switch (op) {
@@ -22,6 +27,11 @@ static sinter_decompose_fn decomposer(sinter_op_t op) {
     case SINTER_OP_RMS_NORMALIZATION: return sinter_decompose_rms_normalization;
     case SINTER_OP_ATTENTION: return sinter_decompose_attention;
     case SINTER_OP_FUSED_ELEMENTWISE: return sinter_decompose_fused_elementwise;
+    case SINTER_OP_QLINEAR_CONV_ACT: return sinter_decompose_qlinear_conv_act;
+    case SINTER_OP_QLINEAR_MATMUL_ACT: return sinter_decompose_qlinear_matmul_act;
+    case SINTER_OP_QLINEAR_ADD: return sinter_decompose_qlinear_add;
+    case SINTER_OP_QLINEAR_MUL: return sinter_decompose_qlinear_mul;
+    case SINTER_OP_QLINEAR_GLOBAL_AVERAGE_POOL: return sinter_decompose_qlinear_global_average_pool;
     default: return NULL;
   }
 }

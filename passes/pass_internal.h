@@ -27,6 +27,9 @@ extern const sinter_pass_info_t sinter_pass_fuse_attention;  /* passes/fuse_atte
 extern const sinter_pass_info_t sinter_pass_fuse_elementwise;/* passes/fuse_elementwise.c */
 extern const sinter_pass_info_t sinter_pass_decompose_fused; /* passes/decompose_fused.c */
 extern const sinter_pass_info_t sinter_pass_convert_precision; /* passes/convert_precision.c */
+extern const sinter_pass_info_t sinter_pass_quantize;        /* passes/quantize.c */
+extern const sinter_pass_info_t sinter_pass_insert_fake_quant; /* passes/insert_fake_quant.c */
+extern const sinter_pass_info_t sinter_pass_fold_qdq;        /* passes/fold_qdq.c */
 
 /* ---- decomposition of Sinter's own ops back into standard ONNX ------------
  * Each replaces node (an op of domain ai.sinter) with standard ops computing
@@ -40,6 +43,12 @@ sinter_status_t sinter_decompose_silu(sinter_graph_t *graph, sinter_node_t *node
 sinter_status_t sinter_decompose_rms_normalization(sinter_graph_t *graph, sinter_node_t *node); /* fuse_rmsnorm.c */
 sinter_status_t sinter_decompose_attention(sinter_graph_t *graph, sinter_node_t *node);     /* fuse_attention.c */
 sinter_status_t sinter_decompose_fused_elementwise(sinter_graph_t *graph, sinter_node_t *node); /* fuse_elementwise.c */
+sinter_status_t sinter_decompose_qlinear_conv_act(sinter_graph_t *graph, sinter_node_t *node);   /* fold_qdq.c */
+sinter_status_t sinter_decompose_qlinear_matmul_act(sinter_graph_t *graph, sinter_node_t *node); /* fold_qdq.c */
+sinter_status_t sinter_decompose_qlinear_add(sinter_graph_t *graph, sinter_node_t *node);        /* fold_qdq.c */
+sinter_status_t sinter_decompose_qlinear_mul(sinter_graph_t *graph, sinter_node_t *node);        /* fold_qdq.c */
+sinter_status_t sinter_decompose_qlinear_global_average_pool(sinter_graph_t *graph,
+                                                             sinter_node_t *node); /* fold_qdq.c */
 
 /* ---- pattern helpers (passes/pattern.c) ----------------------------------- */
 

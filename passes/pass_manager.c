@@ -25,6 +25,8 @@ static const sinter_pass_info_t *const builtin_passes[] = {
     &sinter_pass_fold_batchnorm, &sinter_pass_fuse_conv_act,   &sinter_pass_fuse_gemm_act,
     &sinter_pass_canonicalize,   &sinter_pass_fold_constants,  &sinter_pass_dce,
     &sinter_pass_cse,            &sinter_pass_sink_transposes, &sinter_pass_convert_precision,
+    &sinter_pass_fold_qdq,
+    &sinter_pass_quantize,       &sinter_pass_insert_fake_quant,
 };
 
 static bool valid_pass_name(const char *s) {

@@ -10,6 +10,7 @@ static const tool_command_t commands[] = {
     {"run", "run a model on input tensors with the reference interpreter", cmd_run},
     {"conform", "run ONNX backend tests (model.onnx + test_data_set_*)", cmd_conform},
     {"validate", "compare a model with a reference, per output and per layer", cmd_validate},
+    {"quantize", "post-training quantization to QDQ ONNX (int8/uint8) or fp16/bf16", cmd_quantize},
 };
 
 static void usage(FILE *f) {

@@ -56,6 +56,7 @@ extern const sinter_op_impl_t sinter_impl_quant[];       /* k_quant.c: quantized
 extern const sinter_op_impl_t sinter_impl_fused_act[];   /* k_fused_act.c: FusedConv/Gemm/MatMul */
 extern const sinter_op_impl_t sinter_impl_fused_norm[];  /* k_fused_norm.c: Silu, RMSNormalization */
 extern const sinter_op_impl_t sinter_impl_fused_attn[];  /* k_fused_attn.c: Attention, FusedElementwise */
+extern const sinter_op_impl_t sinter_impl_qfused[];      /* k_qfused.c: fold-qdq's integer ops */
 
 /* Returns the implementation of op, or NULL when none exists. */
 const sinter_op_impl_t *sinter_op_impl(sinter_op_t op);

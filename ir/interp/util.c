@@ -8,6 +8,7 @@ const sinter_op_impl_t *sinter_op_impl(sinter_op_t op) {
   static const sinter_op_impl_t *const families[] = {
       sinter_impl_elementwise, sinter_impl_nn, sinter_impl_linalg, sinter_impl_shape,
       sinter_impl_quant, sinter_impl_fused_act, sinter_impl_fused_norm, sinter_impl_fused_attn,
+      sinter_impl_qfused,
   };
   for (size_t f = 0; f < sizeof(families) / sizeof(families[0]); f++)
     for (const sinter_op_impl_t *e = families[f]; e->op; e++)
