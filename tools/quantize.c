@@ -32,6 +32,7 @@ static void usage(FILE *f) {
           "                       target is not reached, the model is still written)\n"
           "  --calib-cache FILE   statistics cache: used when it matches the graph, else written\n"
           "  --max-samples N      calibrate on the first N samples only\n"
+          "  --calib-only         only calibrate and write --calib-cache (no -o needed)\n"
           "  -o FILE              the output model (.onnx or .sir)\n");
 }
 
@@ -300,6 +301,7 @@ int cmd_quantize(int argc, char **argv) {
              *keep = NULL, *cache = NULL, *out = NULL;
   double min_sqnr = NAN;
   int64_t max_samples = 0;
+  bool calib_only = false;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *next = i + 1 < argc ? argv[i + 1] : NULL;
@@ -317,6 +319,10 @@ int cmd_quantize(int argc, char **argv) {
     i++;                                                              \
     continue;                                                         \
   }
+    if (!strcmp(a, "--calib-only")) {
+      calib_only = true;
+      continue;
+    }
     TAKE("--calib", calib)
     TAKE("--scheme", scheme)
     TAKE("--method", method)
@@ -344,7 +350,11 @@ int cmd_quantize(int argc, char **argv) {
     model = a;
   }
   bool low = !strcmp(scheme, "fp16") || !strcmp(scheme, "bf16");
-  if (!model || !out || (!low && !calib && !cache)) {
+  if (calib_only && (!calib || !cache)) {
+    fprintf(stderr, "sinter quantize: --calib-only needs --calib and --calib-cache\n");
+    return EXIT_USAGE;
+  }
+  if (!model || (!out && !calib_only) || (!low && !calib && !cache)) {
     usage(stderr);
     return EXIT_USAGE;
   }
@@ -392,6 +402,8 @@ int cmd_quantize(int argc, char **argv) {
   fprintf(stderr, "calibration: %s, %llu samples, %.2f s\n",
           from_cache ? "read from cache" : "collected",
           (unsigned long long)sinter_calib_stats_num_samples(stats), now_s() - t0);
+  /* Calibration alone: the statistics are in the cache file now. */
+  if (calib_only) goto done;
   cfg.ranges.stats = stats;
   int64_t n_eval = 0;
   if (!isnan(min_sqnr)) {
