@@ -263,14 +263,19 @@ static const char *output_source(const sinter_value_t *y, char *buf, size_t cap)
   return NULL;
 }
 
-/* Picks the quantized node whose output loses most SQNR relative to its quantized inputs. */
+/* Picks the quantized node whose output loses most SQNR relative to its quantized inputs,
+ * among those not yet kept in float (a kept node's output may still be quantized for its
+ * consumers, so it can look lossy again). */
 static const sinter_node_t *worst_node(const sinter_graph_t *cand, const eval_t *e,
-                                       double *out_drop) {
+                                       char *const *kept, int32_t n_kept, double *out_drop) {
   const sinter_node_t *best = NULL;
   double best_drop = -INFINITY;
   char buf[512];
   for (const sinter_node_t *n = cand->first; n; n = n->next) {
     if (n->op == SINTER_OP_QUANTIZE_LINEAR || n->op == SINTER_OP_DEQUANTIZE_LINEAR) continue;
+    bool already = false;
+    for (int32_t k = 0; k < n_kept && !already; k++) already = !strcmp(kept[k], n->name);
+    if (already) continue;
     double in_db = INFINITY;
     bool any = false;
     for (int32_t i = 0; i < n->n_inputs; i++) {
@@ -433,7 +438,7 @@ int cmd_quantize(int argc, char **argv) {
             (long long)n_eval, min_sqnr);
     if (db >= min_sqnr) break;
     double drop;
-    const sinter_node_t *w = worst_node(cand, &e, &drop);
+    const sinter_node_t *w = worst_node(cand, &e, kept, n_kept, &drop);
     if (n_kept >= 16) {
       fprintf(stderr, "accuracy guard: 16 layers kept in float; target not reached\n");
       rc = EXIT_MODEL;
