@@ -116,28 +116,6 @@ static sinter_status_t replace_with_i64(canon_t *c, sinter_node_t *node, int32_t
   return forward(c, node, 0, k);
 }
 
-/* The permutation of a Transpose (the reverse when perm is absent); false when unknown. */
-static bool transpose_perm(const sinter_node_t *n, int64_t *perm, int32_t *out_rank) {
-  int64_t count;
-  const int64_t *p = sinter_node_attr_ints(n, "perm", &count);
-  if (!p) {
-    int32_t r = n->inputs[0] ? n->inputs[0]->type.rank : -1;
-    if (r < 0) return false;
-    for (int32_t i = 0; i < r; i++) perm[i] = r - 1 - i;
-    *out_rank = r;
-    return true;
-  }
-  if (count > SINTER_MAX_RANK) return false;
-  bool seen[SINTER_MAX_RANK] = {false};
-  for (int64_t i = 0; i < count; i++) {
-    if (p[i] < 0 || p[i] >= count || seen[p[i]]) return false;
-    seen[p[i]] = true;
-    perm[i] = p[i];
-  }
-  *out_rank = (int32_t)count;
-  return true;
-}
-
 /* Keeps what the stored type knew where fresh inference knows less (an unknown rank or dim). */
 static void merge_type(sinter_type_t *fresh, const sinter_type_t *stored) {
   if (fresh->dtype == SINTER_DTYPE_UNDEFINED) fresh->dtype = stored->dtype;
@@ -456,13 +434,13 @@ static bool perm_is_identity(const int64_t *perm, int32_t rank) {
 static sinter_status_t canon_transpose(canon_t *c, sinter_node_t *n) {
   int64_t perm[SINTER_MAX_RANK];
   int32_t rank;
-  if (!transpose_perm(n, perm, &rank)) return NULL;
+  if (!sinter_pat_transpose_perm(n, perm, &rank)) return NULL;
   /* Transpose(Transpose(y, p1), p2) is Transpose(y, p1[p2[i]]). Rewiring is worth it even when
    * the inner one has other users: it never adds a node, and the inner one may die later. */
   sinter_node_t *p = sinter_pat_producer(n->inputs[0], SINTER_OP_TRANSPOSE);
   int64_t inner[SINTER_MAX_RANK];
   int32_t inner_rank;
-  if (p && p->inputs[0] && transpose_perm(p, inner, &inner_rank) && inner_rank == rank) {
+  if (p && p->inputs[0] && sinter_pat_transpose_perm(p, inner, &inner_rank) && inner_rank == rank) {
     int64_t composed[SINTER_MAX_RANK];
     for (int32_t i = 0; i < rank; i++) composed[i] = inner[perm[i]];
     SINTER_TRY(sinter_node_set_attr_ints(n, "perm", composed, rank));

@@ -61,20 +61,10 @@ static void strip_scale(sinter_value_t **v, double *scale) {
   }
 }
 
-/* The perm of a Transpose node (default: reversed); false when malformed. */
+/* The perm of a Transpose node whose input has rank `rank`. */
 static bool transpose_perm(const sinter_node_t *t, int32_t rank, int64_t *perm) {
-  int64_t n;
-  const int64_t *p = sinter_node_attr_ints(t, "perm", &n);
-  if (!p) {
-    for (int32_t i = 0; i < rank; i++) perm[i] = rank - 1 - i;
-    return rank >= 0;
-  }
-  if (n != rank) return false;
-  for (int32_t i = 0; i < rank; i++) {
-    if (p[i] < 0 || p[i] >= rank) return false;
-    perm[i] = p[i];
-  }
-  return true;
+  int32_t r;
+  return sinter_pat_transpose_perm(t, perm, &r) && r == rank;
 }
 
 static bool perm_is(const int64_t *perm, int32_t rank, const int64_t *want) {
@@ -866,22 +856,6 @@ static sinter_status_t emit_done(sinter_graph_t *g, sinter_node_t *n, sinter_val
   return NULL;
 }
 
-/* A rank-0 constant of dtype dt holding v. */
-static sinter_status_t scalar_of(sinter_graph_t *g, const char *hint, sinter_dtype_t dt, double v,
-                                 sinter_value_t **out) {
-  sinter_type_t t;
-  sinter_type_set_static(&t, dt, 0, NULL);
-  uint8_t buf[8] = {0};
-  size_t nbytes;
-  if (!sinter_dtype_storage_size(dt, 1, &nbytes) || nbytes > sizeof(buf))
-    return SINTER_ERROR(SINTER_UNSUPPORTED, "no scalar constant of dtype %s",
-                        sinter_dtype_name(dt));
-  sinter_store_f64(buf, dt, 0, v);
-  char name[512];
-  sinter_pat_unique_name(g, hint, name, sizeof(name));
-  return sinter_graph_add_const(g, name, &t, buf, nbytes, out);
-}
-
 static sinter_status_t transpose_of(sinter_graph_t *g, sinter_node_t *before, const char *base,
                                     const char *suffix, sinter_value_t *x, const int64_t *perm,
                                     int32_t rank, sinter_value_t **out) {
@@ -1023,7 +997,7 @@ sinter_status_t sinter_decompose_attention(sinter_graph_t *g, sinter_node_t *nod
   if (scale != 1.0) {
     char hint[512];
     snprintf(hint, sizeof(hint), "%s/scale", base);
-    SINTER_TRY(scalar_of(g, hint, dt, scale, &tmp));
+    SINTER_TRY(sinter_pat_add_scalar(g, hint, dt, scale, &tmp));
     sinter_value_t *ai[2] = {s, tmp};
     SINTER_TRY(emit(g, node, SINTER_OP_MUL, base, "scaled", ai, 2, &n));
     SINTER_TRY(emit_done(g, n, &s));
@@ -1040,7 +1014,7 @@ sinter_status_t sinter_decompose_attention(sinter_graph_t *g, sinter_node_t *nod
     SINTER_TRY(causal_condition(g, node, base, s, &cond));
     char hint[512];
     snprintf(hint, sizeof(hint), "%s/masked_value", base);
-    SINTER_TRY(scalar_of(g, hint, dt, -INFINITY, &fill));
+    SINTER_TRY(sinter_pat_add_scalar(g, hint, dt, -INFINITY, &fill));
     sinter_value_t *wi[3] = {cond, fill, s};
     SINTER_TRY(emit(g, node, SINTER_OP_WHERE, base, "causal_scores", wi, 3, &n));
     SINTER_TRY(emit_done(g, n, &s));

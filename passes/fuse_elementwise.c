@@ -266,22 +266,6 @@ static sinter_status_t emit_group(fuse_ctx_t *c, sinter_node_t **group, int32_t 
 
 /* ---- decomposition into standard ONNX ------------------------------------------------ */
 
-/* A rank-0 constant of dtype dt holding v, named after hint. */
-static sinter_status_t scalar_of(sinter_graph_t *g, const char *hint, sinter_dtype_t dt, double v,
-                                 sinter_value_t **out) {
-  sinter_type_t t;
-  sinter_type_set_static(&t, dt, 0, NULL);
-  uint8_t buf[8] = {0};
-  size_t nbytes;
-  if (!sinter_dtype_storage_size(dt, 1, &nbytes) || nbytes > sizeof(buf))
-    return SINTER_ERROR(SINTER_UNSUPPORTED, "no scalar constant of dtype %s",
-                        sinter_dtype_name(dt));
-  sinter_store_f64(buf, dt, 0, v);
-  char name[512];
-  sinter_pat_unique_name(g, hint, name, sizeof(name));
-  return sinter_graph_add_const(g, name, &t, buf, nbytes, out);
-}
-
 /* Emits one standard node for an instruction; params are the instruction's parameters. */
 static sinter_status_t emit_instr(sinter_graph_t *g, sinter_node_t *before, const char *base,
                                   int32_t k, sinter_op_t op, sinter_value_t *const *opnd,
@@ -307,12 +291,12 @@ static sinter_status_t emit_instr(sinter_graph_t *g, sinter_node_t *before, cons
     int32_t nin = 1;
     if (!(isinf(pr[0]) && pr[0] < 0)) {
       snprintf(hint, sizeof(hint), "%s/%d_min", base, (int)k);
-      SINTER_TRY(scalar_of(g, hint, dt, pr[0], &ci[1]));
+      SINTER_TRY(sinter_pat_add_scalar(g, hint, dt, pr[0], &ci[1]));
       nin = 2;
     }
     if (!(isinf(pr[1]) && pr[1] > 0)) {
       snprintf(hint, sizeof(hint), "%s/%d_max", base, (int)k);
-      SINTER_TRY(scalar_of(g, hint, dt, pr[1], &ci[2]));
+      SINTER_TRY(sinter_pat_add_scalar(g, hint, dt, pr[1], &ci[2]));
       nin = 3;
     }
     SINTER_TRY(sinter_graph_insert_node(g, before, op, name, ci, nin, 1, &n));

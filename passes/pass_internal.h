@@ -80,6 +80,15 @@ sinter_status_t sinter_pat_add_const_i64(sinter_graph_t *graph, const char *hint
                                          const int64_t *dims, const int64_t *data,
                                          sinter_value_t **out_value);
 
+/* Adds a rank-0 constant of dtype dt holding v (converted as C casts do),
+ * named after hint. */
+sinter_status_t sinter_pat_add_scalar(sinter_graph_t *graph, const char *hint, sinter_dtype_t dt,
+                                      double v, sinter_value_t **out_value);
+
+/* The permutation of a Transpose node (the reversal when perm is absent);
+ * false when the rank is unknown or perm is not a permutation. */
+bool sinter_pat_transpose_perm(const sinter_node_t *node, int64_t *perm, int32_t *out_rank);
+
 /* Makes a name unique in graph from hint, written into buf. */
 const char *sinter_pat_unique_name(const sinter_graph_t *graph, const char *hint, char *buf,
                                    size_t cap);

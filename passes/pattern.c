@@ -130,3 +130,39 @@ sinter_status_t sinter_pat_infer_node(sinter_graph_t *graph, sinter_node_t *n) {
   for (int32_t i = 0; i < n->n_outputs; i++) sinter_value_set_type(n->outputs[i], &frame.out[i]);
   return NULL;
 }
+
+sinter_status_t sinter_pat_add_scalar(sinter_graph_t *graph, const char *hint, sinter_dtype_t dt,
+                                      double v, sinter_value_t **out_value) {
+  sinter_type_t t;
+  sinter_type_set_static(&t, dt, 0, NULL);
+  uint8_t buf[8] = {0};
+  size_t nbytes;
+  if (!sinter_dtype_storage_size(dt, 1, &nbytes) || nbytes > sizeof(buf))
+    return SINTER_ERROR(SINTER_UNSUPPORTED, "no scalar constant of dtype %s",
+                        sinter_dtype_name(dt));
+  sinter_store_f64(buf, dt, 0, v);
+  char name[512];
+  sinter_pat_unique_name(graph, hint, name, sizeof(name));
+  return sinter_graph_add_const(graph, name, &t, buf, nbytes, out_value);
+}
+
+bool sinter_pat_transpose_perm(const sinter_node_t *n, int64_t *perm, int32_t *out_rank) {
+  int64_t count;
+  const int64_t *p = sinter_node_attr_ints(n, "perm", &count);
+  if (!p) {
+    int32_t r = n->inputs[0] ? n->inputs[0]->type.rank : -1;
+    if (r < 0) return false;
+    for (int32_t i = 0; i < r; i++) perm[i] = r - 1 - i;
+    *out_rank = r;
+    return true;
+  }
+  if (count > SINTER_MAX_RANK) return false;
+  bool seen[SINTER_MAX_RANK] = {false};
+  for (int64_t i = 0; i < count; i++) {
+    if (p[i] < 0 || p[i] >= count || seen[p[i]]) return false;
+    seen[p[i]] = true;
+    perm[i] = p[i];
+  }
+  *out_rank = (int32_t)count;
+  return true;
+}

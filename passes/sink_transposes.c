@@ -8,27 +8,6 @@
 
 enum { MAX_CHAIN = 64, MAX_ROUNDS = 4 };
 
-static bool transpose_perm(const sinter_node_t *n, int64_t *perm, int32_t *out_rank) {
-  int64_t count;
-  const int64_t *p = sinter_node_attr_ints(n, "perm", &count);
-  if (!p) {
-    int32_t r = n->inputs[0] ? n->inputs[0]->type.rank : -1;
-    if (r < 0) return false;
-    for (int32_t i = 0; i < r; i++) perm[i] = r - 1 - i;
-    *out_rank = r;
-    return true;
-  }
-  if (count > SINTER_MAX_RANK) return false;
-  bool seen[SINTER_MAX_RANK] = {false};
-  for (int64_t i = 0; i < count; i++) {
-    if (p[i] < 0 || p[i] >= count || seen[p[i]]) return false;
-    seen[p[i]] = true;
-    perm[i] = p[i];
-  }
-  *out_rank = (int32_t)count;
-  return true;
-}
-
 /* True when v is a constant whose elements are all the same bytes. */
 static bool const_splat(const sinter_value_t *v) {
   int64_t n;
@@ -136,10 +115,10 @@ static sinter_status_t sink_one(sinter_graph_t *g, sinter_node_t *t1,
   int64_t p1[SINTER_MAX_RANK], p2[SINTER_MAX_RANK];
   int32_t r1, r2;
   sinter_value_t *x = t1->inputs[0];
-  if (!x || !transpose_perm(t1, p1, &r1)) return NULL;
+  if (!x || !sinter_pat_transpose_perm(t1, p1, &r1)) return NULL;
   chain_t ch;
   sinter_node_t *t2 = find_partner(t1, &ch);
-  if (!t2 || !transpose_perm(t2, p2, &r2) || r1 != r2) return NULL;
+  if (!t2 || !sinter_pat_transpose_perm(t2, p2, &r2) || r1 != r2) return NULL;
   int64_t composed[SINTER_MAX_RANK];
   bool identity = true;
   for (int32_t i = 0; i < r1; i++) {
