@@ -1,8 +1,8 @@
 /* fold-qdq: lowers QDQ islands into integer ops. At each QuantizeLinear, the float op feeding it
- * (Conv/MatMul/Gemm with an optional Relu or Clip, Add, Mul, GlobalAveragePool, or a data
- * movement op) whose inputs all come from DequantizeLinear becomes one integer op on the
- * quantized tensors. Incomplete patterns stay DQ + float op. Also the decomposers of the
- * integer ops for --export-standard. */
+ * (Conv/MatMul/Gemm, or MatMul + Add of a constant bias, with an optional Relu or Clip; Add,
+ * Mul, GlobalAveragePool, or a data movement op) whose inputs all come from DequantizeLinear
+ * becomes one integer op on the quantized tensors. Incomplete patterns stay DQ + float op. Also
+ * the decomposers of the integer ops for --export-standard. */
 #include <stdio.h>
 
 #include "passes/pass_internal.h"
@@ -94,9 +94,9 @@ static sinter_status_t zp_value(sinter_graph_t *g, const qdq_t *q, sinter_value_
     return NULL;
   }
   sinter_dtype_t dt = q->node->op == SINTER_OP_QUANTIZE_LINEAR ? SINTER_DTYPE_U8 : q->x->type.dtype;
-  char name[512];
-  snprintf(name, sizeof(name), "%s_zero_point", q->scale->name);
-  sinter_pat_unique_name(g, name, name, sizeof(name));
+  char hint[512], name[512];
+  snprintf(hint, sizeof(hint), "%s_zero_point", q->scale->name);
+  sinter_pat_unique_name(g, hint, name, sizeof(name));
   sinter_type_t t;
   sinter_type_set_static(&t, dt, 0, NULL);
   uint8_t zero = 0;
@@ -169,41 +169,69 @@ static bool match_act(sinter_node_t *p, const qdq_t *q, int64_t *lo, int64_t *hi
   return sinter_pat_single_use(*out_in);
 }
 
-/* An int32 bias for output channel scales s_x * s_w[m]: a DQ'd i32 constant with zero point 0
- * whose scale matches (to 1e-5 relative, so the int32 values add as they are), or a float
- * constant, quantized here (round half to even, saturated). */
+/* Whether bias value b (numel m) broadcasts over the last dim only: dims all 1 but the last. */
+static bool last_dim_only(const sinter_value_t *b, int64_t m) {
+  const sinter_type_t *t = &b->type;
+  if (t->rank < 1 || t->dims[t->rank - 1].size != m) return false;
+  for (int32_t i = 0; i + 1 < t->rank; i++)
+    if (t->dims[i].size != 1) return false;
+  return true;
+}
+
+/* An int32 bias for output channel scales s_x * s_w[m] (b: numel m along its last dim): a DQ'd
+ * i32 constant with zero point 0 whose scale matches (to 1e-5 relative, so the int32 values add
+ * as they are), or a float constant or (with allow_q8: an Add's operand, as quantizers leave a
+ * MatMul's bias) a DQ'd u8/i8 constant, whose real values (the DQ's, in f32) are quantized here
+ * (round half to even, saturated). */
 static sinter_status_t make_bias(sinter_graph_t *g, sinter_value_t *b, const qdq_t *x,
-                                 const qdq_t *w, int64_t m, sinter_value_t **out, bool *ok) {
+                                 const qdq_t *w, int64_t m, bool allow_q8, sinter_value_t **out,
+                                 bool *ok) {
   *ok = false;
   *out = NULL;
   if (!b) {
     *ok = true;
     return NULL;
   }
-  if (const_numel(b) != m) return NULL;
+  if (const_numel(b) != m || !last_dim_only(b, m)) return NULL;
   qdq_t bq;
-  if (dq_of(b, true, &bq)) {
+  bool i32 = dq_of(b, true, &bq), q8 = !i32 && allow_q8 && dq_of(b, false, &bq);
+  if (i32 || q8) {
     if (!sinter_pat_is_const(bq.x) || (bq.count != 1 && bq.count != m)) return NULL;
+    if (bq.count > 1 && bq.axis != bq.x->type.rank - 1) return NULL;
+  } else if (!sinter_pat_is_const(b) || b->type.dtype != SINTER_DTYPE_F32) {
+    return NULL;
+  }
+  if (i32) {
     for (int64_t i = 0; i < m; i++) {
       double want = (double)scale_at(x, 0) * (double)scale_at(w, i);
       if (zp_at(&bq, i) != 0 || fabs((double)scale_at(&bq, i) - want) > 1e-5 * want) return NULL;
     }
-    if (bq.x->type.rank != 1) return NULL;
-    *out = bq.x;
-    *ok = true;
-    return NULL;
+    if (bq.x->type.rank == 1) {
+      *out = bq.x;
+      *ok = true;
+      return NULL;
+    }
   }
-  if (!sinter_pat_is_const(b) || b->type.dtype != SINTER_DTYPE_F32) return NULL;
   int32_t *q = malloc(sizeof(int32_t) * (size_t)m);
   if (!q) return SINTER_ERROR(SINTER_OUT_OF_MEMORY, "out of memory");
-  const float *bd = b->data;
   for (int64_t i = 0; i < m; i++) {
-    double v = nearbyint((double)bd[i] / ((double)scale_at(x, 0) * (double)scale_at(w, i)));
+    if (i32) { /* the same integers, reshaped to [m] */
+      q[i] = (int32_t)sinter_load_i64(bq.x->data, SINTER_DTYPE_I32, i);
+      continue;
+    }
+    /* DequantizeLinear's value: (q - zp) * s, in f32. */
+    float r = q8 ? (float)(sinter_load_i64(bq.x->data, bq.x->type.dtype, i) - zp_at(&bq, i)) *
+                       scale_at(&bq, i)
+                 : ((const float *)b->data)[i];
+    double v = nearbyint((double)r / ((double)scale_at(x, 0) * (double)scale_at(w, i)));
     q[i] = v <= (double)INT32_MIN ? INT32_MIN : v >= (double)INT32_MAX ? INT32_MAX : (int32_t)v;
   }
-  char name[512];
-  snprintf(name, sizeof(name), "%s_quantized", b->name[0] ? b->name : "bias");
-  sinter_pat_unique_name(g, name, name, sizeof(name));
+  /* Separate buffers: unique_name formats hint into its output. */
+  char hint[512], name[512];
+  const sinter_value_t *src = i32 || q8 ? bq.x : b;
+  snprintf(hint, sizeof(hint), "%s%s", src->name[0] ? src->name : "bias",
+           i32 ? "_reshaped" : q8 ? "_i32" : "_quantized");
+  sinter_pat_unique_name(g, hint, name, sizeof(name));
   sinter_type_t t;
   sinter_type_set_static(&t, SINTER_DTYPE_I32, 1, &m);
   sinter_status_t st = sinter_graph_add_const(g, name, &t, q, sizeof(int32_t) * (size_t)m, out);
@@ -221,9 +249,9 @@ static sinter_status_t transposed(sinter_graph_t *g, const sinter_value_t *w,
   const uint8_t *s = w->data;
   for (int64_t n = 0; n < N; n++)
     for (int64_t k = 0; k < K; k++) d[k * N + n] = s[n * K + k];
-  char name[512];
-  snprintf(name, sizeof(name), "%s_transposed", w->name);
-  sinter_pat_unique_name(g, name, name, sizeof(name));
+  char hint[512], name[512];
+  snprintf(hint, sizeof(hint), "%s_transposed", w->name);
+  sinter_pat_unique_name(g, hint, name, sizeof(name));
   int64_t dims[2] = {K, N};
   sinter_type_t t;
   sinter_type_set_static(&t, w->type.dtype, 2, dims);
@@ -240,6 +268,23 @@ static sinter_status_t fold_linear(sinter_graph_t *g, const qdq_t *q, sinter_nod
   if (!match_act(p, q, &lo, &hi, &act_in)) return NULL;
   sinter_node_t *L = act_in ? sinter_pat_producer(act_in, SINTER_OP_INVALID) : p;
   if (!L || L->n_outputs != 1) return NULL;
+  /* MatMul + Add(bias), as PyTorch exports nn.Linear on 3-D inputs (float or DQ'd bias): the
+   * bias (the Add's other operand) folds like Gemm's C. */
+  sinter_value_t *add_bias = NULL;
+  if (L->op == SINTER_OP_ADD) {
+    if (L->n_inputs != 2 || L->outputs[0]->type.dtype != SINTER_DTYPE_F32) return NULL;
+    sinter_node_t *A = L;
+    for (int32_t i = 0; i < 2 && L == A; i++) {
+      sinter_node_t *mmn = sinter_pat_producer(A->inputs[i], SINTER_OP_MATMUL);
+      if (mmn && mmn->n_outputs == 1 && sinter_pat_single_use(A->inputs[i])) {
+        L = mmn;
+        add_bias = A->inputs[1 - i];
+      }
+    }
+    if (L == A || !add_bias) return NULL;
+    /* The bias must not widen the MatMul's shape. */
+    if (add_bias->type.rank > L->outputs[0]->type.rank) return NULL;
+  }
   bool conv = L->op == SINTER_OP_CONV, mm = L->op == SINTER_OP_MATMUL;
   bool gemm = L->op == SINTER_OP_GEMM;
   if (!conv && !mm && !gemm) return NULL;
@@ -266,12 +311,12 @@ static sinter_status_t fold_linear(sinter_graph_t *g, const qdq_t *q, sinter_nod
     if (x.x->type.rank < 1 || (gemm && x.x->type.rank != 2)) return NULL;
   }
   if (m < 1 || (w.count != 1 && w.count != m)) return NULL;
-  sinter_value_t *bias_in = !mm && L->n_inputs > 2 ? L->inputs[2] : NULL;
+  sinter_value_t *bias_in = add_bias ? add_bias : !mm && L->n_inputs > 2 ? L->inputs[2] : NULL;
   /* Gemm's C may be [N] or [1, N]: only [N] (the common export) folds. */
-  if (bias_in && bias_in->type.rank != 1) return NULL;
+  if (bias_in && !add_bias && bias_in->type.rank != 1) return NULL;
   sinter_value_t *bias;
   bool ok;
-  SINTER_TRY(make_bias(g, bias_in, &x, &w, m, &bias, &ok));
+  SINTER_TRY(make_bias(g, bias_in, &x, &w, m, add_bias != NULL, &bias, &ok));
   if (!ok) return NULL;
 
   sinter_value_t *wv = w.x, *xz, *wz, *yz;

@@ -243,6 +243,8 @@ typedef enum kind_e {
   K_MATMUL_BIAS,   /* MatMul -> QDQ -> Add(DQ(int8 bias)) -> Q: QLinearMatMulAct + QLinearAdd */
   K_GEMM_T,        /* Gemm transB = 1, per-row (axis 0) B, i32 bias */
   K_GEMM_T_RELU,   /* the same with Relu */
+  K_MM_ADD,        /* MatMul -> Add(DQ(i32 bias at s_x*s_w)) -> Q: one QLinearMatMulAct */
+  K_MM_ADD_I8_RELU,/* Add(DQ(int8 bias), MatMul) -> Relu -> Q: one QLinearMatMulAct */
   K_ADD_RELU,      /* Add with broadcasting, Relu */
   K_MUL,           /* Mul */
   K_GAP,           /* GlobalAveragePool */
@@ -253,7 +255,8 @@ typedef enum kind_e {
 
 static const char *const kind_names[K_COUNT] = {
     "conv_groups", "conv_relu", "conv_clip", "matmul", "matmul_bias", "gemm_transB",
-    "gemm_transB_relu", "add_relu", "mul", "global_avg_pool", "maxpool", "concat"};
+    "gemm_transB_relu", "mm_add_i32", "mm_add_i8_relu", "add_relu", "mul", "global_avg_pool",
+    "maxpool", "concat"};
 
 static void build(env_t *e, kind_t k) {
   float sx, ws[16];
@@ -261,7 +264,8 @@ static void build(env_t *e, kind_t k) {
     case K_CONV_GROUPS:
     case K_CONV_RELU:
     case K_CONV_CLIP: {
-      int64_t C = 4, M = k == K_CONV_CLIP ? 4 : 6, group = k == K_CONV_GROUPS ? 2 : k == K_CONV_CLIP ? 4 : 1;
+      int64_t C = 4, M = k == K_CONV_CLIP ? 4 : 6;
+      int64_t group = k == K_CONV_GROUPS ? 2 : k == K_CONV_CLIP ? 4 : 1;
       int64_t xd[4] = {2, C, 7, 6}, wd[4] = {M, C / group, 3, 3};
       sinter_value_t *x = act_input(e, 4, xd, -1.0f, 1.5f, &sx);
       sinter_value_t *w = weight(e, 4, wd, 0, ws);
@@ -318,6 +322,35 @@ static void build(env_t *e, kind_t k) {
       ok(sinter_node_set_attr_int(gm, "transB", 1));
       sinter_value_t *y = sinter_node_output(gm, 0);
       if (k == K_GEMM_T_RELU) y = op1(e, SINTER_OP_RELU, &y, 1);
+      final_output(e, y);
+      break;
+    }
+    case K_MM_ADD:
+    case K_MM_ADD_I8_RELU: {
+      /* nn.Linear on a 3-D input as PyTorch exports it: MatMul, then Add of the bias. */
+      int64_t ad[3] = {2, 3, 6}, bd[2] = {6, 4}, n = 4;
+      sinter_value_t *a = act_input(e, 3, ad, -1.0f, 1.5f, &sx);
+      sinter_value_t *mi[2] = {a, weight(e, 2, bd, 1, ws)};
+      sinter_value_t *y = op1(e, SINTER_OP_MATMUL, mi, 2), *b;
+      if (k == K_MM_ADD) {
+        b = bias_i32(e, n, sx, ws);
+      } else {
+        /* int8 per tensor through DQ, as the quantize pass writes an Add's constant operand. */
+        float bf[4], bs = 0;
+        int8_t bq[4];
+        for (int i = 0; i < 4; i++) {
+          bf[i] = frand(e, -0.5f, 0.5f);
+          bs = fabsf(bf[i]) > bs ? fabsf(bf[i]) : bs;
+        }
+        bs /= 127.0f;
+        for (int i = 0; i < 4; i++) bq[i] = (int8_t)nearbyintf(bf[i] / bs);
+        sinter_value_t *di[3] = {cnst(e, SINTER_DTYPE_I8, 1, &n, bq, 4), scalar_f32(e, bs),
+                                 scalar_zp(e, SINTER_DTYPE_I8, 0)};
+        b = op1(e, SINTER_OP_DEQUANTIZE_LINEAR, di, 3);
+      }
+      sinter_value_t *ai[2] = {k == K_MM_ADD ? y : b, k == K_MM_ADD ? b : y};
+      y = op1(e, SINTER_OP_ADD, ai, 2);
+      if (k == K_MM_ADD_I8_RELU) y = op1(e, SINTER_OP_RELU, &y, 1);
       final_output(e, y);
       break;
     }
@@ -477,6 +510,22 @@ static void expect_folded(const sinter_graph_t *g, kind_t k) {
       ck_assert_int_eq(count_op(g, SINTER_OP_GEMM, false), 0);
       ck_assert_int_eq(count_op(g, SINTER_OP_RELU, false), 0);
       break;
+    case K_MM_ADD:
+    case K_MM_ADD_I8_RELU: {
+      /* One integer op with the bias as input 8: no float MatMul, Add or Relu, no QLinearAdd. */
+      ck_assert_int_eq(count_op(g, SINTER_OP_QLINEAR_MATMUL_ACT, false), 1);
+      ck_assert_int_eq(count_op(g, SINTER_OP_MATMUL, false), 0);
+      ck_assert_int_eq(count_op(g, SINTER_OP_ADD, false), 0);
+      ck_assert_int_eq(count_op(g, SINTER_OP_QLINEAR_ADD, false), 0);
+      ck_assert_int_eq(count_op(g, SINTER_OP_RELU, false), 0);
+      for (sinter_node_t *nd = sinter_graph_first_node(g); nd; nd = sinter_node_next(nd))
+        if (sinter_node_op(nd) == SINTER_OP_QLINEAR_MATMUL_ACT) {
+          ck_assert_int_eq(sinter_node_num_inputs(nd), 9);
+          ck_assert_int_eq(sinter_value_type(sinter_node_input(nd, 8))->dtype,
+                           SINTER_DTYPE_I32);
+        }
+      break;
+    }
     case K_ADD_RELU:
       ck_assert_int_eq(count_op(g, SINTER_OP_QLINEAR_ADD, false), 1);
       ck_assert_int_eq(count_op(g, SINTER_OP_ADD, false), 0);
@@ -500,7 +549,8 @@ static void expect_folded(const sinter_graph_t *g, kind_t k) {
     default: ck_abort_msg("bad kind");
   }
   /* The widened output range puts the activation bounds inside it: the clamp must be there. */
-  bool relu = k == K_CONV_RELU || k == K_GEMM_T_RELU || k == K_ADD_RELU, clip = k == K_CONV_CLIP;
+  bool relu = k == K_CONV_RELU || k == K_GEMM_T_RELU || k == K_MM_ADD_I8_RELU ||
+              k == K_ADD_RELU, clip = k == K_CONV_CLIP;
   for (sinter_node_t *nd = sinter_graph_first_node(g); nd && (relu || clip);
        nd = sinter_node_next(nd)) {
     sinter_op_t op = sinter_node_op(nd);
@@ -529,7 +579,9 @@ static bool no_sinter_ops(const sinter_graph_t *g) {
  *   addition) before it quantizes; the integer op accumulates exactly in int32 and rounds once.
  *   Both approximate the same real value within ~1e-6 relative, so they can only land on
  *   opposite sides of one rounding boundary: at most one step apart. Chains of two quantized
- *   ops (matmul_bias) may carry a step of the first into the second: 2 there. MaxPool and
+ *   ops (matmul_bias) may carry a step of the first into the second: 2 there. mm_add_i8_relu
+ *   requantizes its int8 bias to int32 at s_x * s_w (off by at most s_x * s_w / 2, far below
+ *   one output step): still one rounding boundary, 1 step. MaxPool and
  *   Concat only select or move integers, so they must be exact (0).
  * - decompose-fused vs folded: bit for bit for QLinearConvAct and QLinearMatMulAct (their
  *   decompositions round at the same steps, docs/ops-sinter.md); 1 step for QLinearAdd/Mul/
@@ -538,7 +590,7 @@ static double fold_tol(kind_t k) {
   return k == K_MAXPOOL || k == K_CONCAT ? 0.0 : k == K_MATMUL_BIAS ? 2.0 : 1.0;
 }
 static bool decompose_exact(kind_t k) {
-  return k <= K_MATMUL || (k >= K_GEMM_T && k <= K_GEMM_T_RELU) || k == K_MAXPOOL ||
+  return k <= K_MATMUL || (k >= K_GEMM_T && k <= K_MM_ADD_I8_RELU) || k == K_MAXPOOL ||
          k == K_CONCAT;
 }
 
