@@ -26,25 +26,6 @@ static void count_ops(const sinter_graph_t *g, int *counts) {
     counts[sinter_node_op(n)]++;
 }
 
-static void run_graph(const sinter_graph_t *g, const char *set, sinter_tensor_t *out) {
-  int32_t ni = sinter_graph_num_inputs(g);
-  sinter_tensor_t in[8];
-  ck_assert_int_le(ni, 8);
-  for (int32_t k = 0; k < ni; k++) {
-    char p[4200];
-    snprintf(p, sizeof(p), "%s/input_%d.pb", set, k);
-    sinter_status_t st = sinter_onnx_read_tensor_file(p, &in[k], NULL);
-    ck_assert_msg(st == NULL, "%s", sinter_status_message(st));
-  }
-  sinter_interp_t *ip;
-  sinter_status_t st = sinter_interp_create(g, &ip);
-  ck_assert_msg(st == NULL, "%s", sinter_status_message(st));
-  st = sinter_interp_run(ip, in, ni, out);
-  ck_assert_msg(st == NULL, "%s", sinter_status_message(st));
-  sinter_interp_destroy(ip);
-  for (int32_t k = 0; k < ni; k++) sinter_tensor_free_data(&in[k]);
-}
-
 static char *slurp(const char *path, size_t *len) {
   void *d;
   sinter_status_t st = sinter_read_file(path, &d, len);
@@ -92,8 +73,8 @@ START_TEST(opt_o2) {
     if (c0[op] || c2[op])
       printf("  %-24s %5d -> %5d\n", sinter_op_info((sinter_op_t)op)->name, c0[op], c2[op]);
   sinter_tensor_t o0[4] = {0}, o2[4] = {0};
-  run_graph(g0, set, o0);
-  run_graph(g2, set, o2);
+  run_test_data_set(g0, set, o0);
+  run_test_data_set(g2, set, o2);
   for (int32_t k = 0; k < sinter_graph_num_outputs(g0); k++) {
     ck_assert_int_eq(o0[k].nbytes, o2[k].nbytes);
     int64_t n = sinter_tensor_numel(&o0[k]);

@@ -37,4 +37,28 @@ static inline int run_tool(char **argv) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
 
+#if defined(CHECK_H) && defined(SINTER_ONNX_H) /* with <check.h> and sinter/onnx.h */
+/* Runs g in the interpreter on the input_K.pb files of the test data set folder `set`; out
+ * receives one tensor per graph output (free with sinter_tensor_free_data). */
+static inline void run_test_data_set(const sinter_graph_t *g, const char *set,
+                                     sinter_tensor_t *out) {
+  int32_t ni = sinter_graph_num_inputs(g);
+  sinter_tensor_t in[8];
+  ck_assert_int_le(ni, 8);
+  for (int32_t k = 0; k < ni; k++) {
+    char p[4200];
+    snprintf(p, sizeof(p), "%s/input_%d.pb", set, k);
+    sinter_status_t st = sinter_onnx_read_tensor_file(p, &in[k], NULL);
+    ck_assert_msg(st == NULL, "%s", sinter_status_message(st));
+  }
+  sinter_interp_t *ip;
+  sinter_status_t st = sinter_interp_create(g, &ip);
+  ck_assert_msg(st == NULL, "%s", sinter_status_message(st));
+  st = sinter_interp_run(ip, in, ni, out);
+  ck_assert_msg(st == NULL, "%s", sinter_status_message(st));
+  sinter_interp_destroy(ip);
+  for (int32_t k = 0; k < ni; k++) sinter_tensor_free_data(&in[k]);
+}
+#endif
+
 #endif /* SINTER_TESTS_MODEL_TEST_H */

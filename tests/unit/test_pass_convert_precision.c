@@ -34,25 +34,6 @@ static const fmt_t fmts[] = {
 static const char *names[] = {"digits_cnn", "digits_mlp", "resnet18", "mobilenet_v2",
                               "bert_tiny", "tiny_llama"};
 
-static void run_graph(const sinter_graph_t *g, const char *set, sinter_tensor_t *out) {
-  int32_t ni = sinter_graph_num_inputs(g);
-  sinter_tensor_t in[8];
-  ck_assert_int_le(ni, 8);
-  for (int32_t k = 0; k < ni; k++) {
-    char p[4200];
-    snprintf(p, sizeof(p), "%s/input_%d.pb", set, k);
-    sinter_status_t st = sinter_onnx_read_tensor_file(p, &in[k], NULL);
-    ck_assert_msg(st == NULL, "%s", sinter_status_message(st));
-  }
-  sinter_interp_t *ip;
-  sinter_status_t st = sinter_interp_create(g, &ip);
-  ck_assert_msg(st == NULL, "%s", sinter_status_message(st));
-  st = sinter_interp_run(ip, in, ni, out);
-  ck_assert_msg(st == NULL, "%s", sinter_status_message(st));
-  sinter_interp_destroy(ip);
-  for (int32_t k = 0; k < ni; k++) sinter_tensor_free_data(&in[k]);
-}
-
 static void convert(sinter_graph_t *g, const char *text) {
   sinter_pass_registry_t *reg;
   sinter_pipeline_t *p;
@@ -109,8 +90,8 @@ START_TEST(model_precision) {
 
   sinter_tensor_t o0[4] = {0}, o1[4] = {0};
   ck_assert_int_le(sinter_graph_num_outputs(g0), 4);
-  run_graph(g0, set, o0);
-  run_graph(g1, set, o1);
+  run_test_data_set(g0, set, o0);
+  run_test_data_set(g1, set, o1);
   for (int32_t k = 0; k < sinter_graph_num_outputs(g0); k++) {
     ck_assert_int_eq(o0[k].dtype, SINTER_DTYPE_F32);
     ck_assert_int_eq(o1[k].dtype, SINTER_DTYPE_F32);
