@@ -3,7 +3,7 @@
 # when everything is already there; needs root (or sudo) only when not.
 set -euo pipefail
 
-PACKAGES=(build-essential cmake pkg-config llvm-19-dev clang-19 protobuf-c-compiler
+PACKAGES=(build-essential cmake pkg-config llvm-19 llvm-19-dev clang-19 protobuf-c-compiler
   libprotobuf-c-dev libonnx-dev libonnx-testdata check libjansson-dev python3-onnx
   python3-numpy)
 
