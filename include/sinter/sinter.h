@@ -9,5 +9,6 @@
 #include "sinter/tensor_io.h"
 #include "sinter/passes.h"
 #include "sinter/calibrate.h"
+#include "sinter/codegen.h"
 
 #endif /* SINTER_SINTER_H */
