@@ -8,7 +8,7 @@
 #include "codegen/llvm_util.h"
 
 /* Collects the first error LLVM reports while parsing. Without a handler,
- * LLVM prints the error and calls exit(1), which a library must not do. */
+ * LLVM prints the error and terminates the process, which a library must not do. */
 typedef struct diag_capture_s {
   char message[512];
   int has_error;
