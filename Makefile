@@ -1,10 +1,11 @@
 # Thin wrapper over CMake. `make demo` and `make test` are the two entry points.
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build demo test test-fast test-asan format clean install
+.PHONY: all deps configure build demo test test-fast test-asan test-tsan format clean install
 
 all: build
 
@@ -37,6 +38,13 @@ test-asan:
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSINTER_SANITIZE=ON $(CMAKE_FLAGS)
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j $(JOBS) -L asan
+
+# The runtime's thread-safety suites (ctest label tsan) under ThreadSanitizer,
+# in a separate build; not part of `make test`.
+test-tsan:
+	cmake -C cmake/tsan.cmake -S . -B $(TSAN_BUILD) $(CMAKE_FLAGS)
+	cmake --build $(TSAN_BUILD) -j $(JOBS)
+	cd $(TSAN_BUILD) && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 $${TSAN_OPTIONS:-}" ctest --output-on-failure -j $(JOBS) -L tsan
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

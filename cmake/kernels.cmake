@@ -69,6 +69,12 @@ target_link_libraries(sinter_obj PUBLIC ${llvm_link})
 # and then nothing inlines into the per-model entry. -fPIC: kernels end up in
 # model.so. Default -ffp-contract=on lets the code generator form FMAs.
 file(GLOB SINTER_KERNEL_SRC CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/codegen/kernels/*.c)
+file(GLOB SINTER_KERNEL_HDR CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/codegen/kernels/*.h)
+# The same sources also build natively into libsinter: the compiler calls
+# their packing and scratch-size functions, and tests call the kernels.
+target_sources(sinter_obj PRIVATE ${SINTER_KERNEL_SRC})
+set_source_files_properties(${SINTER_KERNEL_SRC} PROPERTIES COMPILE_OPTIONS
+  "-O2;-fno-math-errno;$<$<C_COMPILER_ID:GNU>:-fvect-cost-model=dynamic>")
 set(SINTER_KERNEL_DIR "${CMAKE_BINARY_DIR}/kernels")
 file(MAKE_DIRECTORY "${SINTER_KERNEL_DIR}")
 set(SINTER_KERNEL_BCS)
@@ -76,9 +82,10 @@ foreach(src ${SINTER_KERNEL_SRC})
   get_filename_component(name "${src}" NAME_WE)
   set(bc "${SINTER_KERNEL_DIR}/${name}.bc")
   add_custom_command(OUTPUT "${bc}"
-    COMMAND "${SINTER_CLANG19}" -std=c11 -O1 -Xclang -disable-llvm-passes -emit-llvm -c -fPIC -g0
-            -Wall -Wextra -I${CMAKE_SOURCE_DIR}/codegen/kernels "${src}" -o "${bc}"
-    DEPENDS "${src}" "${CMAKE_SOURCE_DIR}/codegen/kernels/kernels.h"
+    COMMAND "${SINTER_CLANG19}" -std=gnu11 -O1 -Xclang -disable-llvm-passes -emit-llvm -c -fPIC -g0
+            -fno-math-errno -Wall -Wextra -I${CMAKE_SOURCE_DIR}/codegen/kernels
+            -I${CMAKE_SOURCE_DIR}/include "${src}" -o "${bc}"
+    DEPENDS "${src}" ${SINTER_KERNEL_HDR} "${CMAKE_SOURCE_DIR}/include/sinter/artifact.h"
     COMMENT "Compiling kernel ${name}.c to LLVM bitcode" VERBATIM)
   list(APPEND SINTER_KERNEL_BCS "${bc}")
 endforeach()

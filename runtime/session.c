@@ -2,9 +2,13 @@
  * with checked inputs, a per-run arena and the session's thread pool. */
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -26,6 +30,8 @@ struct sinter_rt_session_s {
   pthread_mutex_t arena_mu; /* guards free_arenas and num_free */
   arena_t *free_arenas;
   size_t num_free, max_free;
+  const void *weights; /* the mapped weights file, or NULL when embedded */
+  size_t weights_len;
 };
 
 /* Bits per element, 0 for an invalid dtype. */
@@ -89,10 +95,10 @@ static sinter_status_t check_tensor_decl(const sinter_art_tensor_t *t, const cha
 }
 
 static sinter_status_t check_descriptor(const sinter_artifact_t *art) {
-  if (art->struct_size < sizeof(sinter_artifact_t))
+  if (art->struct_size < SINTER_ARTIFACT_MIN_SIZE)
     return SINTER_ERROR(SINTER_INVALID_MODEL, "descriptor is %u bytes, ABI %d needs %zu",
                         (unsigned)art->struct_size, SINTER_ARTIFACT_ABI_VERSION,
-                        sizeof(sinter_artifact_t));
+                        (size_t)SINTER_ARTIFACT_MIN_SIZE);
   if (!art->model_name || !art->recipe)
     return SINTER_ERROR(SINTER_INVALID_MODEL, "descriptor lacks the model name or recipe");
   if (!art->run) return SINTER_ERROR(SINTER_INVALID_MODEL, "descriptor has no run entry point");
@@ -110,6 +116,47 @@ static sinter_status_t check_descriptor(const sinter_artifact_t *art) {
     return SINTER_ERROR(SINTER_INVALID_MODEL, "arena alignment %llu is not a power of two",
                         (unsigned long long)art->arena_align);
   return NULL;
+}
+
+/* Whether the descriptor has the appended weights fields and uses them. */
+static bool has_external_weights(const sinter_artifact_t *art) {
+  return art->struct_size >= offsetof(sinter_artifact_t, run_ext) + sizeof(art->run_ext) &&
+         art->weights_file;
+}
+
+/* Maps the artifact's weights file, named relative to the library's
+ * directory, read-only. The name may not leave that directory. */
+static sinter_status_t map_weights(sinter_rt_session_t *s, const char *path) {
+  const sinter_artifact_t *art = s->art;
+  if (!has_external_weights(art)) return NULL;
+  const char *name = art->weights_file;
+  if (!*name || strchr(name, '/') || !strcmp(name, "..") || !art->run_ext)
+    return SINTER_ERROR(SINTER_INVALID_MODEL, "%s: invalid weights file name or entry", path);
+  const char *slash = strrchr(path, '/');
+  size_t dirlen = slash ? (size_t)(slash - path) + 1 : 0;
+  char *full = malloc(dirlen + strlen(name) + 1);
+  if (!full) return SINTER_ERROR(SINTER_OUT_OF_MEMORY, "path");
+  memcpy(full, path, dirlen);
+  strcpy(full + dirlen, name);
+  sinter_status_t st = NULL;
+  int fd = open(full, O_RDONLY | O_CLOEXEC);
+  struct stat sb;
+  if (fd < 0) {
+    st = SINTER_ERROR(errno == ENOENT ? SINTER_NOT_FOUND : SINTER_IO_ERROR,
+                      "%s: weights file %s: %s", path, full, strerror(errno));
+  } else if (fstat(fd, &sb) != 0 || (uint64_t)sb.st_size != art->weights_size) {
+    st = SINTER_ERROR(SINTER_INVALID_MODEL, "%s: weights file %s has %lld bytes, expected %llu",
+                      path, full, (long long)sb.st_size, (unsigned long long)art->weights_size);
+  } else if (sb.st_size > 0) {
+    void *m = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (m == MAP_FAILED)
+      st = SINTER_ERROR(SINTER_IO_ERROR, "%s: cannot map %s: %s", path, full, strerror(errno));
+    else
+      s->weights = m, s->weights_len = (size_t)sb.st_size;
+  }
+  if (fd >= 0) close(fd);
+  free(full);
+  return st;
 }
 
 sinter_status_t sinter_rt_session_create(const char *path, const sinter_rt_options_t *opts,
@@ -165,6 +212,8 @@ sinter_status_t sinter_rt_session_create(const char *path, const sinter_rt_optio
     status = sinter_status_annotate(status, "%s", path);
     goto fail;
   }
+  status = map_weights(s, path);
+  if (status) goto fail;
   s->align = s->art->arena_align ? s->art->arena_align : 64;
   if (s->align < sizeof(void *)) s->align = sizeof(void *);
   s->max_free = (size_t)threads < 4 ? 4 : (size_t)threads;
@@ -176,6 +225,7 @@ sinter_status_t sinter_rt_session_create(const char *path, const sinter_rt_optio
   *out_session = s;
   return NULL;
 fail:
+  if (s->weights) munmap((void *)s->weights, s->weights_len);
   if (s->dl) dlclose(s->dl);
   pthread_mutex_destroy(&s->arena_mu);
   free(s);
@@ -191,6 +241,7 @@ void sinter_rt_session_destroy(sinter_rt_session_t *session) {
     free(a);
   }
   pthread_mutex_destroy(&session->arena_mu);
+  if (session->weights) munmap((void *)session->weights, session->weights_len);
   if (session->dl) dlclose(session->dl);
   free(session);
 }
@@ -408,7 +459,9 @@ sinter_status_t sinter_rt_session_run(sinter_rt_session_t *session,
   if (!status) {
     sinter_art_exec_t exec;
     rt_pool_exec(session->pool, &exec);
-    int rc = art->run(in_ptrs, out_ptrs, arena->mem, batch, &exec);
+    int rc = session->weights || has_external_weights(art)
+                 ? art->run_ext(in_ptrs, out_ptrs, arena->mem, batch, &exec, session->weights)
+                 : art->run(in_ptrs, out_ptrs, arena->mem, batch, &exec);
     arena_release(session, arena);
     if (rc != 0)
       status = SINTER_ERROR(SINTER_INTERNAL, "model '%s': the artifact's run failed with code %d",

@@ -7,7 +7,9 @@
 static const tool_command_t commands[] = {
     {"inspect", "graph summary: inputs, outputs, ops, parameters, sizes", cmd_inspect},
     {"opt", "run a pass pipeline over a model, write ONNX or text IR", cmd_opt},
-    {"run", "run a model on input tensors with the reference interpreter", cmd_run},
+    {"compile", "compile a model to a shared library for the CPU (LLVM)", cmd_compile},
+    {"run", "run a model or compiled .so on input tensors", cmd_run},
+    {"bench", "time a model or compiled .so: latency percentiles, throughput, RSS", cmd_bench},
     {"conform", "run ONNX backend tests (model.onnx + test_data_set_*)", cmd_conform},
     {"validate", "compare a model with a reference, per output and per layer", cmd_validate},
     {"quantize", "post-training quantization to QDQ ONNX (int8/uint8) or fp16/bf16", cmd_quantize},

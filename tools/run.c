@@ -1,62 +1,94 @@
-/* sinter run: runs a model on input tensors with the reference interpreter
- * and prints or saves the outputs. */
+/* sinter run: runs a model on input tensors, an ONNX/IR model with the
+ * reference interpreter or a compiled artifact (model.so) through
+ * libsinter_rt, and prints or saves the outputs. */
 #include <errno.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 
 #include "ir/interp/kernels.h"
+#include "tools/rt_util.h"
 #include "tools/tool.h"
 
 static void usage(FILE *f) {
   fprintf(f,
-          "usage: sinter run MODEL --input [NAME=]FILE ... [--output-dir DIR] [--quiet]\n"
+          "usage: sinter run MODEL --input [NAME=]FILE ... [--output-dir DIR] [--threads N]\n"
+          "                  [--quiet]\n"
           "\n"
-          "Runs MODEL (.onnx or .sir) with the reference interpreter. Each --input names a\n"
-          "graph input and a tensor file (.npy, or .pb holding an ONNX TensorProto); without\n"
-          "NAME= the inputs are taken in the graph's order. A dynamic batch dimension takes\n"
-          "the size of the given tensor.\n"
+          "Runs MODEL: an ONNX model (.onnx) or text IR (.sir) with the reference\n"
+          "interpreter, or a compiled artifact (OUT.so from 'sinter compile') with the\n"
+          "runtime. Each --input names a model input and a tensor file (.npy, or .pb\n"
+          "holding an ONNX TensorProto); without NAME= the inputs are taken in the model's\n"
+          "order. A dynamic batch dimension takes the size of the given tensor.\n"
           "\n"
           "  --input [NAME=]FILE  an input tensor (repeatable)\n"
           "  --output-dir DIR     write each output to DIR/<output name>.npy\n"
+          "  --threads N          threads of a compiled artifact's run (default: one per\n"
+          "                       CPU); the interpreter is single-threaded\n"
           "  --quiet              do not print the output summary\n");
 }
 
-/* Output names may contain '/' or ':'; keep file names flat and portable. */
-static void file_safe(const char *name, char *out, size_t cap) {
-  size_t k = 0;
-  for (const char *p = name; *p && k + 1 < cap; p++)
-    out[k++] = (*p == '/' || *p == '\\' || *p == ':' || *p == ' ') ? '_' : *p;
-  out[k] = 0;
-  if (k == 0) snprintf(out, cap, "output");
+static double ms_between(const struct timespec *a, const struct timespec *b) {
+  return (double)(b->tv_sec - a->tv_sec) * 1e3 + (double)(b->tv_nsec - a->tv_nsec) / 1e6;
 }
 
-static void summarize(const char *name, const sinter_tensor_t *t) {
-  char buf[160];
-  sinter_type_t ty;
-  sinter_type_set_static(&ty, t->dtype, t->rank, t->dims);
-  printf("%s: %s\n", name, sinter_type_format(&ty, buf, sizeof(buf)));
-  int64_t n = sinter_tensor_numel(t);
-  if (n <= 0) return;
-  double mn = INFINITY, mx = -INFINITY, sum = 0;
-  for (int64_t i = 0; i < n; i++) {
-    double v = sinter_load_f64(t->data, t->dtype, i);
-    if (v < mn) mn = v;
-    if (v > mx) mx = v;
-    sum += v;
+static sinter_status_t make_dir(const char *dir) {
+  if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+    return SINTER_ERROR(SINTER_IO_ERROR, "%s: cannot create: %s", dir, strerror(errno));
+  return NULL;
+}
+
+/* Runs a compiled artifact through libsinter_rt. */
+static int run_artifact(const char *path, const char *const *specs, int n_specs,
+                        const char *out_dir, int threads, bool quiet) {
+  sinter_rt_options_t opts = {.num_threads = threads};
+  sinter_rt_session_t *s = NULL;
+  tool_rt_inputs_t in = {0};
+  sinter_rt_tensor_t *outs = NULL;
+  size_t n_out = 0;
+  sinter_status_t st = sinter_rt_session_create(path, &opts, &s);
+  if (st) return tool_fail(st);
+  st = tool_rt_bind_inputs(s, specs, n_specs, false, 1, &in);
+  if (st) goto done;
+  n_out = sinter_rt_session_num_outputs(s);
+  outs = calloc(n_out, sizeof(*outs));
+  if (!outs) {
+    st = SINTER_ERROR(SINTER_OUT_OF_MEMORY, "out of memory");
+    goto done;
   }
-  printf("  min %.6g  max %.6g  mean %.6g\n  [", mn, mx, sum / (double)n);
-  int64_t show = n < 10 ? n : 10;
-  for (int64_t i = 0; i < show; i++)
-    printf("%s%.6g", i ? ", " : "", sinter_load_f64(t->data, t->dtype, i));
-  printf("%s]\n", n > show ? ", ..." : "");
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  st = sinter_rt_session_run(s, in.tensors, in.n, outs, n_out);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  if (st) {
+    st = sinter_status_annotate(st, "%s", path);
+    goto done;
+  }
+  if (out_dir && (st = make_dir(out_dir))) goto done;
+  for (size_t i = 0; i < n_out; i++) {
+    sinter_tensor_t t = {.dtype = (sinter_dtype_t)outs[i].dtype, .rank = outs[i].rank,
+                         .data = outs[i].data, .nbytes = outs[i].nbytes};
+    memcpy(t.dims, outs[i].dims, sizeof(int64_t) * (size_t)t.rank);
+    const char *name = sinter_rt_session_output(s, i)->name;
+    if (!quiet) tool_print_tensor_summary(name, &t);
+    if (out_dir && (st = tool_write_output(out_dir, name, &t))) goto done;
+  }
+  if (!quiet)
+    fprintf(stderr, "ran in %.2f ms (compiled, %d thread%s)\n", ms_between(&t0, &t1),
+            (int)sinter_rt_session_num_threads(s), sinter_rt_session_num_threads(s) == 1 ? "" : "s");
+done:
+  for (size_t i = 0; outs && i < n_out; i++) free(outs[i].data);
+  free(outs);
+  tool_rt_inputs_free(&in);
+  sinter_rt_session_destroy(s);
+  return st ? tool_fail(st) : EXIT_OK;
 }
 
 int cmd_run(int argc, char **argv) {
   const char *path = NULL, *out_dir = NULL;
   bool quiet = false;
+  int threads = 0;
   const char **in_specs = calloc((size_t)argc, sizeof(char *));
   int n_specs = 0;
   if (!in_specs) return EXIT_MODEL;
@@ -72,6 +104,15 @@ int cmd_run(int argc, char **argv) {
     } else if (strcmp(argv[i], "--output-dir") == 0 || strcmp(argv[i], "-o") == 0) {
       if (++i >= argc) goto bad_usage;
       out_dir = argv[i];
+    } else if (strcmp(argv[i], "--threads") == 0 || strcmp(argv[i], "-j") == 0) {
+      if (++i >= argc) goto bad_usage;
+      char *end;
+      long v = strtol(argv[i], &end, 10);
+      if (*end || end == argv[i] || v < 0 || v > 1024) {
+        fprintf(stderr, "sinter run: --threads takes a count in 0..1024, not '%s'\n", argv[i]);
+        goto bad_usage;
+      }
+      threads = (int)v;
     } else if (strcmp(argv[i], "--quiet") == 0 || strcmp(argv[i], "-q") == 0) {
       quiet = true;
     } else if (argv[i][0] == '-') {
@@ -85,6 +126,11 @@ int cmd_run(int argc, char **argv) {
     }
   }
   if (!path) goto bad_usage;
+  if (tool_is_artifact(path)) {
+    rc = run_artifact(path, in_specs, n_specs, out_dir, threads, quiet);
+    free(in_specs);
+    return rc;
+  }
 
   sinter_graph_t *g = NULL;
   sinter_interp_t *ip = NULL;
@@ -139,26 +185,14 @@ int cmd_run(int argc, char **argv) {
   st = sinter_interp_run(ip, inputs, n_in, outputs);
   clock_gettime(CLOCK_MONOTONIC, &t1);
   if (st) goto fail;
-  if (out_dir) {
-    if (mkdir(out_dir, 0777) != 0 && errno != EEXIST) {
-      st = SINTER_ERROR(SINTER_IO_ERROR, "%s: cannot create: %s", out_dir, strerror(errno));
-      goto fail;
-    }
-  }
+  if (out_dir && (st = make_dir(out_dir))) goto fail;
   for (int32_t i = 0; i < n_out; i++) {
     const char *name = sinter_value_name(sinter_graph_output(g, i));
-    if (!quiet) summarize(name, &outputs[i]);
-    if (out_dir) {
-      char safe[512], file[1024];
-      file_safe(name, safe, sizeof(safe));
-      snprintf(file, sizeof(file), "%s/%s.npy", out_dir, safe);
-      st = sinter_npy_write_file(file, &outputs[i]);
-      if (st) goto fail;
-    }
+    if (!quiet) tool_print_tensor_summary(name, &outputs[i]);
+    if (out_dir && (st = tool_write_output(out_dir, name, &outputs[i]))) goto fail;
   }
   if (!quiet)
-    fprintf(stderr, "ran in %.2f ms\n",
-            (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+    fprintf(stderr, "ran in %.2f ms\n", ms_between(&t0, &t1));
   goto done;
 fail:
   rc = tool_fail(st);

@@ -26,6 +26,8 @@ int cmd_conform(int argc, char **argv);
 int cmd_opt(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
+int cmd_compile(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 /* Prints "sinter: <message>" for st to stderr, frees st, returns EXIT_MODEL
  * (or EXIT_USAGE for invalid arguments when usage_on_invalid). */

@@ -79,6 +79,12 @@ typedef struct sinter_art_exec_s {
 typedef int (*sinter_art_run_fn)(const void *const *inputs, void *const *outputs, void *arena,
                                  int64_t batch, const sinter_art_exec_t *exec);
 
+/* The entry point of an artifact whose weights live in a side file: as
+ * sinter_art_run_fn, plus the address where the runtime mapped that file. */
+typedef int (*sinter_art_run_ext_fn)(const void *const *inputs, void *const *outputs,
+                                     void *arena, int64_t batch, const sinter_art_exec_t *exec,
+                                     const void *weights);
+
 /* Optional: the arena size in bytes for batch (>= 1); 0 with *out_ok = 0 when
  * it cannot be represented. */
 typedef uint64_t (*sinter_art_arena_size_fn)(int64_t batch, int *out_ok);
@@ -101,7 +107,17 @@ typedef struct sinter_artifact_s {
   sinter_art_arena_size_fn arena_size; /* optional (NULL) */
   uint64_t arena_align;                /* power of two, or 0 for 64 */
   sinter_art_run_fn run;               /* never NULL */
+  /* Appended fields, present when struct_size covers them. weights_file is
+   * NULL when the weights are inside the library; otherwise it names a file
+   * in the library's directory, of weights_size bytes, that the runtime maps
+   * read-only and passes to run_ext (run then refuses to run). */
+  const char *weights_file;
+  uint64_t weights_size;
+  sinter_art_run_ext_fn run_ext;
 } sinter_artifact_t;
+
+/* The descriptor size before the appended weights fields. */
+#define SINTER_ARTIFACT_MIN_SIZE (offsetof(sinter_artifact_t, run) + sizeof(sinter_art_run_fn))
 
 #ifdef __cplusplus
 }

@@ -90,6 +90,66 @@ bool sinter_memplan_buffer(const sinter_memplan_t *plan, int32_t index,
  * order with its offset, size, lifetime, name and type. */
 sinter_status_t sinter_memplan_print(const sinter_memplan_t *plan, FILE *out);
 
+
+/* ---- CPU code generator (codegen/llvm_cpu.c) -------------------------------------------- */
+
+/* Which inputs and outputs carry the dynamic batch, as found by
+ * sinter_codegen_specialize_batch. Free with sinter_batch_spec_free. */
+typedef struct sinter_batch_spec_s {
+  int64_t batch;        /* the batch the graph's shapes now have (>= 1) */
+  bool dynamic;         /* the artifact takes any batch, running samples one at a time */
+  int32_t num_inputs, num_outputs;
+  bool *input_dynamic;  /* [num_inputs]: dim 0 is the batch */
+  bool *output_dynamic; /* [num_outputs] */
+} sinter_batch_spec_t;
+
+/* Gives graph static shapes for code generation. Inputs may have one
+ * symbolic dim, dim 0, shared by all of them (the batch); every other dim
+ * must be static. batch = 0 asks for a dynamic batch: the graph is
+ * specialized to batch 1 and the artifact runs each sample in turn, which is
+ * only allowed when the batch symbol appears in no value's shape except in
+ * dim 0 (else the error asks for a fixed batch). batch >= 1 fixes it. Shape
+ * inference is rerun. On success the caller frees spec's arrays. */
+sinter_status_t sinter_codegen_specialize_batch(sinter_graph_t *graph, int64_t batch,
+                                                sinter_batch_spec_t *spec);
+void sinter_batch_spec_free(sinter_batch_spec_t *spec);
+
+/* Options of sinter_compile_cpu. Zero-initialize, then set fields. */
+typedef struct sinter_cpu_options_s {
+  const char *cpu;      /* NULL or "native" (the host), or a name: x86-64-v3, x86-64-v4,
+                           sapphirerapids, znver4, ... */
+  const char *features; /* extra LLVM features, "+avx512vnni,-amx-int8"; NULL for none */
+  bool weights_external; /* weights go to OUT.weights beside the library, mmapped at load */
+  const char *model_name; /* recorded in the descriptor; NULL: the graph's name */
+  const char *recipe;     /* recorded in the descriptor: the pipeline and flags */
+  const sinter_batch_spec_t *batch; /* from sinter_codegen_specialize_batch; NULL: static */
+  const char *linker;     /* the C compiler driver that links; NULL: "cc" */
+  const char *llvm_passes; /* NULL: "default<O3>" */
+  /* Called as work proceeds (stage names: lowering, optimizing, emitting,
+   * linking); may be NULL. */
+  void (*progress)(void *user, const char *stage, int64_t done, int64_t total);
+  void *progress_user;
+} sinter_cpu_options_t;
+
+/* What sinter_compile_cpu did. */
+typedef struct sinter_cpu_report_s {
+  uint64_t arena_bytes;   /* activation arena per run: plan + scratch */
+  uint64_t plan_bytes;    /* the liveness plan's peak */
+  uint64_t naive_bytes;   /* one buffer per value */
+  uint64_t scratch_bytes; /* the largest per-node scratch (im2col, temporaries) */
+  uint64_t weight_bytes;  /* packed weights, embedded or in the side file */
+  double seconds_lower, seconds_optimize, seconds_emit, seconds_link;
+  char cpu[64];           /* the CPU the code was generated for */
+  bool avx512, vnni, amx; /* which kernel families were chosen */
+} sinter_cpu_report_t;
+
+/* Compiles graph (static shapes, see sinter_codegen_specialize_batch) into a
+ * shared library at out_path exporting the artifact descriptor. Writes to a
+ * temporary file and renames it into place: on failure nothing is left. The
+ * graph is not changed. report may be NULL. */
+sinter_status_t sinter_compile_cpu(sinter_graph_t *graph, const sinter_cpu_options_t *opts,
+                                   const char *out_path, sinter_cpu_report_t *report);
+
 #ifdef __cplusplus
 }
 #endif

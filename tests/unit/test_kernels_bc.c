@@ -15,8 +15,10 @@
 #include "codegen/kernels/kernels.h"
 #include "codegen/llvm_util.h"
 
-static const char *const kKernels[] = {"sinter_k_add_f32", "sinter_k_mul_f32",
-                                       "sinter_k_relu_f32", "sinter_k_gemm_f32"};
+static const char *const kKernels[] = {
+    "sinter_k_unary_f32",         "sinter_k_binary_f32",        "sinter_k_copy_strided",
+    "sinter_k_softmax_f32",       "sinter_k_gemm_f32_packed_size", "sinter_k_gemm_f32_pack_b",
+    "sinter_k_gemm_f32_packed",   "sinter_k_conv2d_f32",        "sinter_k_attention_f32"};
 enum { NUM_KERNELS = sizeof kKernels / sizeof kKernels[0] };
 
 static LLVMModuleRef load_ok(LLVMContextRef ctx) {
@@ -156,66 +158,111 @@ static void *jit_lookup(jit_t *j, const char *name) {
 
 static void jit_destroy(jit_t *j) { jit_check(LLVMOrcDisposeLLJIT(j->jit)); }
 
+typedef void (*binary_fn)(int32_t, int32_t, const int64_t *, const float *, const int64_t *,
+                          const float *, const int64_t *, float *, int32_t, float, float,
+                          const sinter_art_exec_t *);
+typedef void (*unary_fn)(int32_t, int64_t, const float *, float *, float, float,
+                         const sinter_art_exec_t *);
+
 START_TEST(test_jit_elementwise) {
   jit_t j;
   jit_create(&j);
-  void (*add)(const float *, const float *, float *, int64_t) = jit_lookup(&j, "sinter_k_add_f32");
-  void (*mul)(const float *, const float *, float *, int64_t) = jit_lookup(&j, "sinter_k_mul_f32");
-  void (*relu)(const float *, float *, int64_t) = jit_lookup(&j, "sinter_k_relu_f32");
+  binary_fn bin = (binary_fn)jit_lookup(&j, "sinter_k_binary_f32");
+  unary_fn un = (unary_fn)jit_lookup(&j, "sinter_k_unary_f32");
   /* Inputs and sums are exact in binary floating point, so results compare exactly.
    * The last element is a sentinel that n = 5 must leave untouched. */
   float a[6] = {1.5f, -2.0f, 0.25f, 100.0f, -0.5f, 7.0f};
   float b[6] = {0.5f, 3.0f, -0.25f, 28.0f, -1.5f, 7.0f};
   float out[6] = {0, 0, 0, 0, 0, -42.0f};
-  add(a, b, out, 5);
+  const int64_t n5[1] = {5}, s1[1] = {1}, s0[1] = {0};
+  bin(SINTER_K_BIN_ADD, 1, n5, a, s1, b, s1, out, SINTER_K_ACT_NONE, 0, 0, NULL);
   const float sum[5] = {2.0f, 1.0f, 0.0f, 128.0f, -2.0f};
   for (int i = 0; i < 5; i++) ck_assert_float_eq(out[i], sum[i]);
   ck_assert_float_eq(out[5], -42.0f);
-  mul(a, b, out, 5);
+  bin(SINTER_K_BIN_MUL, 1, n5, a, s1, b, s1, out, SINTER_K_ACT_NONE, 0, 0, NULL);
   const float prod[5] = {0.75f, -6.0f, -0.0625f, 2800.0f, 0.75f};
   for (int i = 0; i < 5; i++) ck_assert_float_eq(out[i], prod[i]);
-  relu(a, out, 5);
+  /* Broadcast b[0] = 0.5 with the ReLU epilogue: a - 0.5 clamped at 0. */
+  bin(SINTER_K_BIN_SUB, 1, n5, a, s1, b, s0, out, SINTER_K_ACT_RELU, 0, 0, NULL);
+  const float sub[5] = {1.0f, 0.0f, 0.0f, 99.5f, 0.0f};
+  for (int i = 0; i < 5; i++) ck_assert_float_eq(out[i], sub[i]);
+  ck_assert_float_eq(out[5], -42.0f);
+  un(SINTER_K_ACT_RELU, 5, a, out, 0, 0, NULL);
   const float rel[5] = {1.5f, 0.0f, 0.25f, 100.0f, 0.0f};
   for (int i = 0; i < 5; i++) ck_assert_float_eq(out[i], rel[i]);
   /* In place, as the header allows; NaN passes through like the interpreter's Relu. */
   float x[3] = {-1.0f, NAN, 3.0f};
-  relu(x, x, 3);
+  un(SINTER_K_ACT_RELU, 3, x, x, 0, 0, NULL);
   ck_assert_float_eq(x[0], 0.0f);
   ck_assert(isnan(x[1]));
   ck_assert_float_eq(x[2], 3.0f);
-  add(x, x, x, 0); /* n = 0 touches nothing */
+  /* exp(0) = 1 and exp(1) within 2 ulp of e (the kernel's stated accuracy). */
+  float e[2] = {0.0f, 1.0f};
+  un(SINTER_K_UN_EXP, 2, e, e, 0, 0, NULL);
+  ck_assert_float_eq(e[0], 1.0f);
+  ck_assert_float_eq_tol(e[1], 2.7182817f, 2.5e-7f);
+  un(SINTER_K_UN_NEG, 0, x, x, 0, 0, NULL); /* n = 0 touches nothing */
   ck_assert_float_eq(x[2], 3.0f);
   jit_destroy(&j);
 }
 END_TEST
 
-typedef void (*gemm_fn)(int64_t, int64_t, int64_t, const float *, int64_t, const float *, int64_t,
-                        float *, int64_t, const float *, int32_t);
+typedef size_t (*packed_size_fn)(int64_t, int64_t);
+typedef void (*pack_b_fn)(int64_t, int64_t, const float *, int64_t, int64_t, float, float *);
+typedef void (*gemm_fn)(int64_t, int64_t, int64_t, const float *, int64_t, const float *, float *,
+                        int64_t, const float *, const float *, int32_t, float, float,
+                        const sinter_art_exec_t *);
+
+typedef struct gemm_jit_s {
+  packed_size_fn size;
+  pack_b_fn pack;
+  gemm_fn gemm;
+} gemm_jit_t;
+
+static gemm_jit_t gemm_lookup(jit_t *j) {
+  gemm_jit_t g;
+  g.size = (packed_size_fn)jit_lookup(j, "sinter_k_gemm_f32_packed_size");
+  g.pack = (pack_b_fn)jit_lookup(j, "sinter_k_gemm_f32_pack_b");
+  g.gemm = (gemm_fn)jit_lookup(j, "sinter_k_gemm_f32_packed");
+  return g;
+}
+
+/* B [K, N] row-major (ldb) packed by the JIT'd packer into 64-byte aligned memory. */
+static float *pack_b(const gemm_jit_t *g, int64_t K, int64_t N, const float *B, int64_t ldb) {
+  size_t bytes = g->size(K, N);
+  ck_assert_uint_ge(bytes, (size_t)(K * N) * sizeof(float));
+  float *p = aligned_alloc(64, (bytes + 63) / 64 * 64);
+  ck_assert_ptr_nonnull(p);
+  g->pack(K, N, B, ldb, 1, 1.0f, p);
+  return p;
+}
 
 START_TEST(test_jit_gemm_by_hand) {
   jit_t j;
   jit_create(&j);
-  gemm_fn gemm = (gemm_fn)jit_lookup(&j, "sinter_k_gemm_f32");
+  gemm_jit_t g = gemm_lookup(&j);
   /* A 2x3, B 3x2, bias {1,-100}; by hand: A*B = {{4, 5}, {10, 11}}. */
   const float A[6] = {1, 2, 3, 4, 5, 6};
   const float B[6] = {1, 0, 0, 1, 1, 1};
   const float bias[2] = {1, -100};
+  float *Bp = pack_b(&g, 3, 2, B, 2);
   float C[2 * 3]; /* ldc = 3: column 2 is padding that must stay untouched */
   for (int i = 0; i < 6; i++) C[i] = -7.0f;
-  gemm(2, 2, 3, A, 3, B, 2, C, 3, bias, SINTER_K_ACT_NONE);
+  g.gemm(2, 2, 3, A, 3, Bp, C, 3, bias, NULL, SINTER_K_ACT_NONE, 0, 0, NULL);
   ck_assert_float_eq(C[0], 5.0f);
   ck_assert_float_eq(C[1], -95.0f);
   ck_assert_float_eq(C[2], -7.0f);
   ck_assert_float_eq(C[3], 11.0f);
   ck_assert_float_eq(C[4], -89.0f);
   ck_assert_float_eq(C[5], -7.0f);
-  gemm(2, 2, 3, A, 3, B, 2, C, 3, bias, SINTER_K_ACT_RELU);
+  g.gemm(2, 2, 3, A, 3, Bp, C, 3, bias, NULL, SINTER_K_ACT_RELU, 0, 0, NULL);
   ck_assert_float_eq(C[0], 5.0f);
   ck_assert_float_eq(C[1], 0.0f);
   ck_assert_float_eq(C[4], 0.0f);
-  gemm(2, 2, 3, A, 3, B, 2, C, 3, NULL, SINTER_K_ACT_NONE);
+  g.gemm(2, 2, 3, A, 3, Bp, C, 3, NULL, NULL, SINTER_K_ACT_NONE, 0, 0, NULL);
   ck_assert_float_eq(C[1], 5.0f);
   ck_assert_float_eq(C[3], 10.0f);
+  free(Bp);
   jit_destroy(&j);
 }
 END_TEST
@@ -223,11 +270,12 @@ END_TEST
 START_TEST(test_jit_gemm_blocked_sizes) {
   jit_t j;
   jit_create(&j);
-  gemm_fn gemm = (gemm_fn)jit_lookup(&j, "sinter_k_gemm_f32");
-  /* Sizes straddle every block edge (MB 64, NB/KB 128). Entries are small
-   * integers, so every product and partial sum (|sum| <= 150*9*9 + 4 < 2^24)
-   * is exact in fp32 whatever the order or FMA contraction: compare exactly
-   * against a plain triple loop in double. */
+  gemm_jit_t g = gemm_lookup(&j);
+  /* Sizes straddle the usual block edges (8-row, 16/48-column, 128/256-deep
+   * tiles). Entries are small integers, so every product and partial sum
+   * (|sum| <= 150*9*8 + 4 + 2 < 2^24) is exact in fp32 whatever the
+   * order or FMA contraction: compare exactly against a plain triple loop in
+   * double, with the residual R = C in place. */
   const int64_t M = 67, N = 131, K = 150, lda = K + 3, ldb = N + 1, ldc = N + 5;
   float *A = malloc(sizeof(float) * M * lda), *B = malloc(sizeof(float) * K * ldb);
   float *C = malloc(sizeof(float) * M * ldc), *bias = malloc(sizeof(float) * N);
@@ -235,11 +283,13 @@ START_TEST(test_jit_gemm_blocked_sizes) {
   for (int64_t i = 0; i < M * lda; i++) A[i] = (float)((i * 7) % 19 - 9);
   for (int64_t i = 0; i < K * ldb; i++) B[i] = (float)((i * 5) % 17 - 8);
   for (int64_t i = 0; i < N; i++) bias[i] = (float)(i % 9 - 4);
-  gemm(M, N, K, A, lda, B, ldb, C, ldc, bias, SINTER_K_ACT_RELU);
+  for (int64_t i = 0; i < M * ldc; i++) C[i] = (float)(i % 5 - 2);
+  float *Bp = pack_b(&g, K, N, B, ldb);
+  g.gemm(M, N, K, A, lda, Bp, C, ldc, bias, C, SINTER_K_ACT_RELU, 0, 0, NULL);
   int64_t negatives = 0;
   for (int64_t m = 0; m < M; m++)
     for (int64_t n = 0; n < N; n++) {
-      double ref = bias[n];
+      double ref = bias[n] + (double)((m * ldc + n) % 5 - 2);
       for (int64_t k = 0; k < K; k++) ref += (double)A[m * lda + k] * B[k * ldb + n];
       if (ref < 0) negatives++;
       ref = ref < 0 ? 0 : ref;
@@ -251,6 +301,7 @@ START_TEST(test_jit_gemm_blocked_sizes) {
   free(B);
   free(C);
   free(bias);
+  free(Bp);
   jit_destroy(&j);
 }
 END_TEST

@@ -1,0 +1,386 @@
+/* fp32 2-D convolution of one NCHW image. Depthwise (group == C == M) runs a
+ * direct loop vectorized along the output row. Everything else is a GEMM per
+ * group, y_g [Mg, OH*OW] = W_g [Mg, Kg] col_g [Kg, OH*OW] with Kg = Cg*KH*KW:
+ * the constant weights are the A side, packed at compile time into MR-row
+ * micro-panels (element (k, r) at k * MR + r, rows past Mg zero), and the
+ * im2col matrix is the B side, built on the stack one KC x NR panel at a time
+ * (for a 1x1 stride-1 unpadded conv that is a copy of x's rows), so no arena
+ * scratch is needed. Bias, residual z and the activation are fused into the
+ * store (gemm_impl.h). */
+#include "gemm_impl.h"
+#include "kernels.h"
+
+static int is_depthwise(const sinter_k_conv_shape_t *s) {
+  return s->group > 1 && s->group == s->C && s->M == s->C;
+}
+
+/* Micro-panels of MR output channels per group, and the reduction length. */
+static int64_t m_panels(const sinter_k_conv_shape_t *s) {
+  return gk_cdiv(s->M / s->group, GK_MR);
+}
+static int64_t kg_of(const sinter_k_conv_shape_t *s) { return s->C / s->group * s->KH * s->KW; }
+
+size_t sinter_k_conv2d_f32_packed_size(const sinter_k_conv_shape_t *s) {
+  if (is_depthwise(s)) return (size_t)s->C * (size_t)(s->KH * s->KW) * sizeof(float);
+  return (size_t)s->group * (size_t)m_panels(s) * (size_t)kg_of(s) * GK_MR * sizeof(float);
+}
+
+void sinter_k_conv2d_f32_pack(const sinter_k_conv_shape_t *s, const float *w, float *packed) {
+  if (is_depthwise(s)) {
+    memcpy(packed, w, (size_t)s->C * (size_t)(s->KH * s->KW) * sizeof(float));
+    return;
+  }
+  int64_t mg = s->M / s->group, kg = kg_of(s), npm = m_panels(s);
+  for (int64_t g = 0; g < s->group; g++)
+    for (int64_t i = 0; i < npm; i++) {
+      float *d = packed + (g * npm + i) * kg * GK_MR;
+      for (int64_t r = 0; r < GK_MR; r++) {
+        int64_t m = i * GK_MR + r;
+        const float *src = w + (g * mg + m) * kg;
+        for (int64_t k = 0; k < kg; k++) d[k * GK_MR + r] = m < mg ? src[k] : 0.0f;
+      }
+    }
+}
+
+size_t sinter_k_conv2d_f32_scratch_size(const sinter_k_conv_shape_t *s) {
+  (void)s;
+  return 0;
+}
+
+/* ---- depthwise ------------------------------------------------------------------------- */
+
+typedef struct dw_ctx_s {
+  const sinter_k_conv_shape_t *s;
+  const float *x, *w, *bias, *z;
+  float *y;
+  int32_t act;
+  float p0, p1;
+} dw_ctx_t;
+
+/* One output element with bounds checks: the padded border. */
+static inline float dw_point(const sinter_k_conv_shape_t *s, const float *xc, const float *wc,
+                             float b, int64_t oy, int64_t ox) {
+  float acc = b;
+  for (int64_t kh = 0; kh < s->KH; kh++) {
+    int64_t iy = oy * s->stride_h - s->pad_t + kh * s->dil_h;
+    if (iy < 0 || iy >= s->H) continue;
+    for (int64_t kw = 0; kw < s->KW; kw++) {
+      int64_t ix = ox * s->stride_w - s->pad_l + kw * s->dil_w;
+      if (ix < 0 || ix >= s->W) continue;
+      acc += wc[kh * s->KW + kw] * xc[iy * s->W + ix];
+    }
+  }
+  return acc;
+}
+
+/* The border-checked loop for shapes whose padded band does not fit on the
+ * stack: rows fully inside the image still vectorize along ox. */
+static void dw_channel_scalar(const dw_ctx_t *c, int64_t ch) {
+  const sinter_k_conv_shape_t *s = c->s;
+  const int64_t H = s->H, W = s->W, OH = s->OH, OW = s->OW, KH = s->KH, KW = s->KW;
+  const int64_t sh = s->stride_h, sw = s->stride_w, dh = s->dil_h, dw = s->dil_w;
+  const int32_t act = c->act;
+  const float p0 = c->p0, p1 = c->p1;
+  /* Output columns whose taps all fall inside the row: ox * sw - pad_l >= 0
+   * and ox * sw - pad_l + (KW - 1) * dw <= W - 1. */
+  int64_t ox_lo = gk_min(OW, gk_cdiv(s->pad_l, sw));
+  int64_t last = W - 1 + s->pad_l - (KW - 1) * dw;
+  int64_t ox_hi = last < 0 ? 0 : gk_min(OW, last / sw + 1);
+  if (ox_hi < ox_lo) ox_hi = ox_lo;
+  const float *xc = c->x + ch * H * W, *wc = c->w + ch * KH * KW;
+  const float *zc = c->z ? c->z + ch * OH * OW : NULL;
+  float *restrict yc = c->y + ch * OH * OW;
+  float b = c->bias ? c->bias[ch] : 0.0f;
+  for (int64_t oy = 0; oy < OH; oy++) {
+    float *restrict yr = yc + oy * OW;
+    const float *zr = zc ? zc + oy * OW : NULL;
+    int64_t iy0 = oy * sh - s->pad_t;
+    int inside = iy0 >= 0 && iy0 + (KH - 1) * dh < H;
+    int64_t lo = inside ? ox_lo : OW, hi = inside ? ox_hi : OW;
+    for (int64_t ox = 0; ox < lo; ox++) yr[ox] = dw_point(s, xc, wc, b, oy, ox);
+    if (lo < hi) {
+      /* every index below is >= 0 on this range */
+      int64_t base = iy0 * W - s->pad_l;
+      for (int64_t ox = lo; ox < hi; ox++) {
+        float acc = b;
+        for (int64_t kh = 0; kh < KH; kh++)
+          for (int64_t kw = 0; kw < KW; kw++)
+            acc += wc[kh * KW + kw] * xc[base + kh * dh * W + ox * sw + kw * dw];
+        yr[ox] = acc;
+      }
+    }
+    for (int64_t ox = hi; ox < OW; ox++) yr[ox] = dw_point(s, xc, wc, b, oy, ox);
+    if (zr)
+      for (int64_t ox = 0; ox < OW; ox++) yr[ox] = sinter_k_act(yr[ox] + zr[ox], act, p0, p1);
+    else
+      for (int64_t ox = 0; ox < OW; ox++) yr[ox] = sinter_k_act(yr[ox], act, p0, p1);
+  }
+}
+
+/* The vector path works on bands of output rows: the input rows a band reads
+ * are copied, zero-padded, into a stack buffer (row pitch PW = W + pad_l +
+ * pad_r, plus zeroed slack), so the inner loops run without bounds checks on
+ * 16 outputs at a time. With stride 1 the band's output is computed on the
+ * flattened padded grid (output (r, ox) at r * PW + ox reads input r * PW + ox
+ * + kh * dh * PW + kw * dw), so narrow rows (7x7) waste only the PW - OW pad
+ * columns; other strides go row by row, stride 2 deinterleaving two loads. */
+enum { DW_IN = 8192, DW_OUT = 4096 };
+
+typedef struct dw_plan_s {
+  int64_t pw, rows, slack, opitch; /* pitch, output rows per band, slack, out pitch */
+} dw_plan_t;
+
+static int dw_plan(const sinter_k_conv_shape_t *s, dw_plan_t *p) {
+  p->pw = s->W + s->pad_l + s->pad_r;
+  p->slack = 32 * s->stride_w + (s->KW - 1) * s->dil_w + 16;
+  p->opitch = s->stride_h == 1 && s->stride_w == 1 ? p->pw : gk_cdiv(s->OW, 16) * 16;
+  int64_t span = (s->KH - 1) * s->dil_h + 1;
+  if (p->pw > DW_IN || s->stride_h > DW_IN) return 0;
+  int64_t by_in = ((DW_IN - p->slack) / p->pw - span) / s->stride_h + 1;
+  int64_t by_out = (DW_OUT - 16) / p->opitch;
+  p->rows = gk_min(gk_min(by_in, by_out), s->OH);
+  return p->rows >= 1 && span * p->pw + p->slack <= DW_IN;
+}
+
+/* The kernel window comes in as arguments so dw_channel_vec can pass the
+ * common 3x3 as constants: the tap loops then unroll without specialization. */
+static inline __attribute__((always_inline)) void dw_channel_vec_impl(
+    const dw_ctx_t *c, const dw_plan_t *pl, int64_t ch, float *in, float *out, const int64_t KH,
+    const int64_t KW, const int64_t dh, const int64_t dw) {
+  const sinter_k_conv_shape_t *s = c->s;
+  const int64_t H = s->H, W = s->W, OH = s->OH, OW = s->OW;
+  const int64_t sh = s->stride_h, sw = s->stride_w;
+  const int64_t PW = pl->pw, opitch = pl->opitch;
+  const int32_t act = c->act;
+  const float p0 = c->p0, p1 = c->p1;
+  const float *xc = c->x + ch * H * W, *wc = c->w + ch * KH * KW;
+  const float *zc = c->z ? c->z + ch * OH * OW : NULL;
+  float *yc = c->y + ch * OH * OW;
+  const float b = c->bias ? c->bias[ch] : 0.0f;
+  for (int64_t oy0 = 0; oy0 < OH; oy0 += pl->rows) {
+    int64_t nr = gk_min(pl->rows, OH - oy0);
+    int64_t rows_in = (nr - 1) * sh + (KH - 1) * dh + 1;
+    for (int64_t r = 0; r < rows_in; r++) {
+      float *d = in + r * PW;
+      int64_t iy = oy0 * sh - s->pad_t + r;
+      if (iy < 0 || iy >= H) {
+        memset(d, 0, (size_t)PW * sizeof(float));
+        continue;
+      }
+      memset(d, 0, (size_t)s->pad_l * sizeof(float));
+      memcpy(d + s->pad_l, xc + iy * W, (size_t)W * sizeof(float));
+      memset(d + s->pad_l + W, 0, (size_t)s->pad_r * sizeof(float));
+    }
+    memset(in + rows_in * PW, 0, (size_t)pl->slack * sizeof(float));
+    if (sh == 1 && sw == 1) {
+      int64_t n = (nr - 1) * PW + OW;
+      for (int64_t i = 0; i < n; i += 16) {
+        gk_v16f acc = GK_SPLAT(b);
+        for (int64_t kh = 0; kh < KH; kh++)
+          for (int64_t kw = 0; kw < KW; kw++) {
+            float wv = wc[kh * KW + kw];
+            gk_v16f xv, wsp = GK_SPLAT(wv);
+            GK_LOAD(xv, in + i + kh * dh * PW + kw * dw);
+            acc += wsp * xv;
+          }
+        memcpy(out + i, &acc, sizeof acc);
+      }
+    } else {
+      for (int64_t r = 0; r < nr; r++)
+        for (int64_t ox = 0; ox < OW; ox += 16) {
+          gk_v16f acc = GK_SPLAT(b);
+          for (int64_t kh = 0; kh < KH; kh++)
+            for (int64_t kw = 0; kw < KW; kw++) {
+              const float *src = in + (r * sh + kh * dh) * PW + ox * sw + kw * dw;
+              float wv = wc[kh * KW + kw];
+              gk_v16f xv, wsp = GK_SPLAT(wv);
+              if (sw == 1) {
+                GK_LOAD(xv, src);
+              } else if (sw == 2) {
+                gk_v16f lo, hi;
+                GK_LOAD(lo, src);
+                GK_LOAD(hi, src + 16);
+                xv = __builtin_shufflevector(lo, hi, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22,
+                                             24, 26, 28, 30);
+              } else {
+                for (int l = 0; l < 16; l++) xv[l] = src[l * sw];
+              }
+              acc += wsp * xv;
+            }
+          memcpy(out + r * opitch + ox, &acc, sizeof acc);
+        }
+    }
+    for (int64_t r = 0; r < nr; r++) {
+      float *o = out + r * opitch;
+      if (zc) {
+        const float *zr = zc + (oy0 + r) * OW;
+        for (int64_t ox = 0; ox < OW; ox++) o[ox] += zr[ox];
+      }
+      gk_act_row(yc + (oy0 + r) * OW, o, OW, 0.0f, act, p0, p1);
+    }
+  }
+}
+
+static void dw_channel_vec(const dw_ctx_t *c, const dw_plan_t *pl, int64_t ch, float *in,
+                           float *out) {
+  const sinter_k_conv_shape_t *s = c->s;
+  if (s->KH == 3 && s->KW == 3 && s->dil_h == 1 && s->dil_w == 1)
+    dw_channel_vec_impl(c, pl, ch, in, out, 3, 3, 1, 1);
+  else
+    dw_channel_vec_impl(c, pl, ch, in, out, s->KH, s->KW, s->dil_h, s->dil_w);
+}
+
+static void dw_task(void *vctx, int64_t c0, int64_t c1) {
+  const dw_ctx_t *c = vctx;
+  dw_plan_t pl;
+  if (!dw_plan(c->s, &pl)) {
+    for (int64_t ch = c0; ch < c1; ch++) dw_channel_scalar(c, ch);
+    return;
+  }
+  _Alignas(64) float in[DW_IN];
+  _Alignas(64) float out[DW_OUT];
+  for (int64_t ch = c0; ch < c1; ch++) dw_channel_vec(c, &pl, ch, in, out);
+}
+
+/* ---- im2col + GEMM ----------------------------------------------------------------------- */
+
+typedef struct cg_ctx_s {
+  const sinter_k_conv_shape_t *s;
+  const float *x, *wp, *bias, *z;
+  float *y;
+  int32_t act;
+  float p0, p1;
+  int64_t np, mch, mpc; /* N panels, M chunks, micro-panels per chunk */
+} cg_ctx_t;
+
+/* A run of a panel's columns that lies in one output row. */
+typedef struct seg_s {
+  int64_t oy, ox, len, j;
+} seg_t;
+
+/* Packs rows [k0, k0 + kc) x columns [n0, n0 + nr) of group g's im2col matrix
+ * into dst (k, j) at k * NR + j; columns nr .. 16 * ceil(nr / 16) are zero. */
+static void pack_cols(const sinter_k_conv_shape_t *s, const float *xg, int64_t k0, int64_t kc,
+                      int64_t n0, int64_t nr, float *dst) {
+  const int64_t H = s->H, W = s->W, KH = s->KH, KW = s->KW, OW = s->OW;
+  int64_t nrv = gk_cdiv(nr, 16) * 16;
+  if (KH == 1 && KW == 1 && s->stride_h == 1 && s->stride_w == 1 && s->pad_t == 0 &&
+      s->pad_l == 0 && s->pad_b == 0 && s->pad_r == 0 && H == s->OH && W == OW) {
+    for (int64_t k = 0; k < kc; k++) {
+      float *d = dst + k * GK_NR;
+      memcpy(d, xg + (k0 + k) * H * W + n0, (size_t)nr * sizeof(float));
+      for (int64_t j = nr; j < nrv; j++) d[j] = 0.0f;
+    }
+    return;
+  }
+  seg_t seg[GK_NR];
+  int64_t nseg = 0;
+  for (int64_t j = 0; j < nr;) {
+    int64_t n = n0 + j, oy = n / OW, ox = n % OW, len = gk_min(nr - j, OW - ox);
+    seg[nseg++] = (seg_t){oy, ox, len, j};
+    j += len;
+  }
+  int64_t c = k0 / (KH * KW), kh = k0 / KW % KH, kw = k0 % KW;
+  for (int64_t k = 0; k < kc; k++) {
+    float *d = dst + k * GK_NR;
+    const float *xc = xg + c * H * W;
+    for (int64_t q = 0; q < nseg; q++) {
+      const seg_t *sg = &seg[q];
+      float *dd = d + sg->j;
+      int64_t iy = sg->oy * s->stride_h - s->pad_t + kh * s->dil_h;
+      if (iy < 0 || iy >= H) {
+        for (int64_t t = 0; t < sg->len; t++) dd[t] = 0.0f;
+        continue;
+      }
+      const float *xr = xc + iy * W;
+      int64_t sw = s->stride_w, ix0 = sg->ox * sw - s->pad_l + kw * s->dil_w;
+      /* t in [tlo, thi) reads inside the row: 0 <= ix0 + t * sw < W */
+      int64_t tlo = ix0 >= 0 ? 0 : gk_min(sg->len, gk_cdiv(-ix0, sw));
+      int64_t thi = ix0 >= W ? 0 : gk_min(sg->len, gk_cdiv(W - ix0, sw));
+      if (thi < tlo) thi = tlo;
+      for (int64_t t = 0; t < tlo; t++) dd[t] = 0.0f;
+      if (sw == 1)
+        memcpy(dd + tlo, xr + (ix0 + tlo), (size_t)(thi - tlo) * sizeof(float));
+      else
+        for (int64_t t = tlo; t < thi; t++) dd[t] = xr[ix0 + t * sw];
+      for (int64_t t = thi; t < sg->len; t++) dd[t] = 0.0f;
+    }
+    if (++kw == KW) {
+      kw = 0;
+      if (++kh == KH) kh = 0, c++;
+    }
+  }
+  for (int64_t k = 0; k < kc; k++)
+    for (int64_t j = nr; j < nrv; j++) dst[k * GK_NR + j] = 0.0f;
+}
+
+/* Task t is (group, N panel, M chunk); K runs in increasing KC blocks so every
+ * element's sum has one order whatever the split. */
+static void cg_task(void *vctx, int64_t t0, int64_t t1) {
+  const cg_ctx_t *c = vctx;
+  const sinter_k_conv_shape_t *s = c->s;
+  _Alignas(64) float bpack[GK_KC * GK_NR];
+  _Alignas(64) float tile[GK_MR * GK_NR];
+  const int64_t mg = s->M / s->group, cg = s->C / s->group, kg = kg_of(s), npm = m_panels(s);
+  const int64_t ohw = s->OH * s->OW, nkb = kg ? gk_cdiv(kg, GK_KC) : 1;
+  for (int64_t t = t0; t < t1; t++) {
+    int64_t g = t / (c->np * c->mch), rest = t % (c->np * c->mch);
+    int64_t p = rest / c->mch, mc = rest % c->mch;
+    int64_t n0 = p * GK_NR, nr = gk_min(GK_NR, ohw - n0);
+    int64_t i_beg = mc * c->mpc, i_end = gk_min(npm, i_beg + c->mpc);
+    gk_epi_t e = {.C = c->y + g * mg * ohw,
+                  .ldc = ohw,
+                  .R = c->z ? c->z + g * mg * ohw : NULL,
+                  .bias_m = c->bias ? c->bias + g * mg : NULL,
+                  .act = c->act,
+                  .p0 = c->p0,
+                  .p1 = c->p1};
+    const float *xg = c->x + g * cg * s->H * s->W;
+    for (int64_t kb = 0; kb < nkb; kb++) {
+      int64_t k0 = kb * GK_KC, kc = gk_min(GK_KC, kg - k0);
+      pack_cols(s, xg, k0, kc, n0, nr, bpack);
+      for (int64_t i = i_beg; i < i_end; i++) {
+        int64_t mr = gk_min(GK_MR, mg - i * GK_MR);
+        const float *a = c->wp + (g * npm + i) * kg * GK_MR + k0 * GK_MR;
+        gk_tile(mr, nr, kc, a, 1, GK_MR, bpack, &e, i * GK_MR, n0, kb == 0, kb == nkb - 1, tile);
+      }
+    }
+  }
+}
+
+void sinter_k_conv2d_f32(const sinter_k_conv_shape_t *s, const float *x, const float *wp,
+                         const float *bias, const float *z, float *y, void *scratch, int32_t act,
+                         float p0, float p1, const sinter_art_exec_t *exec) {
+  (void)scratch;
+  int threaded = exec && exec->num_threads > 1;
+  if (s->M <= 0 || s->OH <= 0 || s->OW <= 0) return;
+  if (is_depthwise(s)) {
+    dw_ctx_t c = {s, x, wp, bias, z, y, act, p0, p1};
+    if (threaded)
+      exec->parallel_for(exec, s->C, 1, dw_task, &c);
+    else
+      dw_task(&c, 0, s->C);
+    return;
+  }
+  cg_ctx_t c = {.s = s, .x = x, .wp = wp, .bias = bias, .z = z, .y = y, .act = act, .p0 = p0,
+                .p1 = p1};
+  int64_t npm = m_panels(s);
+  c.np = gk_cdiv(s->OH * s->OW, GK_NR);
+  c.mch = 1;
+  c.mpc = npm;
+  /* With threads, split M too when there are few panels; the split changes
+   * only which task computes an element, not its sum. */
+  if (threaded) {
+    int64_t want = 4 * (int64_t)exec->num_threads, have = s->group * c.np;
+    if (have < want) {
+      c.mch = gk_min(npm, gk_cdiv(want, have));
+      c.mpc = gk_cdiv(npm, c.mch);
+      c.mch = gk_cdiv(npm, c.mpc);
+    }
+  }
+  int64_t nt = s->group * c.np * c.mch;
+  if (threaded && nt > 1)
+    exec->parallel_for(exec, nt, 1, cg_task, &c);
+  else
+    cg_task(&c, 0, nt);
+}

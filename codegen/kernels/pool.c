@@ -1,0 +1,234 @@
+/* Pooling kernels of one NCHW image: max (f32, u8, i8), average and global
+ * average. Each output row is split into the columns whose window lies
+ * inside the image, done tap by tap with vector loops over the columns, and
+ * the few border columns, done with clipped windows. */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "kernels.h"
+#include "misc_impl.h"
+
+/* Output columns per pass of the tap loops (their accumulators stay in L1). */
+enum { COLS = 512 };
+
+/* Range [lo, hi) of taps j < k with 0 <= start + j * d < in. */
+static inline void tap_range(int64_t start, int64_t k, int64_t d, int64_t in, int64_t *lo,
+                             int64_t *hi) {
+  int64_t a = start >= 0 ? 0 : (-start + d - 1) / d;
+  int64_t b = start >= in ? 0 : (in - 1 - start) / d + 1;
+  if (b > k) b = k;
+  if (a > k) a = k;
+  *lo = a;
+  *hi = b > a ? b : a;
+}
+
+/* Output columns [ow0, ow1) whose whole window is inside [0, W). */
+static inline void interior_cols(const sinter_k_pool_shape_t *s, int64_t *ow0, int64_t *ow1) {
+  int64_t span = (s->KW - 1) * s->dil_w;
+  int64_t a = (s->pad_l + s->stride_w - 1) / s->stride_w;
+  int64_t last = s->W - 1 - span + s->pad_l; /* ow * stride_w <= last */
+  int64_t b = last < 0 ? 0 : last / s->stride_w + 1;
+  if (b > s->OW) b = s->OW;
+  if (a > b) a = b;
+  *ow0 = a;
+  *ow1 = b;
+}
+
+typedef struct pool_ctx_s {
+  const sinter_k_pool_shape_t *s;
+  const void *x;
+  void *y;
+} pool_ctx_t;
+
+/* Max pooling for element type T: the first tap in (kh, kw) order, then any
+ * strictly greater one, as the interpreter does; an all-padding window gives
+ * EMPTY. Tasks are output rows (c, oh). */
+#define DEFINE_MAXPOOL(NAME, T, EMPTY)                                                       \
+  static void NAME##_rows(const sinter_k_pool_shape_t *s, const T *x, T *y, int64_t rb,      \
+                          int64_t re) {                                                      \
+    int64_t ow0, ow1;                                                                        \
+    interior_cols(s, &ow0, &ow1);                                                            \
+    const int64_t sw = s->stride_w, dw = s->dil_w;                                           \
+    for (int64_t r = rb; r < re; r++) {                                                      \
+      int64_t c = r / s->OH, oh = r % s->OH;                                                 \
+      const T *xc = x + c * s->H * s->W;                                                     \
+      T *yr = y + r * s->OW;                                                                 \
+      int64_t sh = oh * s->stride_h - s->pad_t, h0, h1;                                      \
+      tap_range(sh, s->KH, s->dil_h, s->H, &h0, &h1);                                        \
+      for (int64_t ow = 0; ow < s->OW; ow++) {                                               \
+        if (ow == ow0 && ow1 > ow0 && h1 > h0) {                                                          \
+          ow = ow1 - 1;                                                                      \
+          continue;                                                                          \
+        }                                                                                    \
+        int64_t sw0 = ow * sw - s->pad_l, w0, w1;                                            \
+        tap_range(sw0, s->KW, dw, s->W, &w0, &w1);                                           \
+        T best = (EMPTY);                                                                    \
+        int first = 1;                                                                       \
+        for (int64_t kh = h0; kh < h1; kh++) {                                               \
+          const T *xr = xc + (sh + kh * s->dil_h) * s->W + sw0;                              \
+          for (int64_t kw = w0; kw < w1; kw++) {                                             \
+            T v = xr[kw * dw];                                                               \
+            if (first || v > best) best = v;                                                 \
+            first = 0;                                                                       \
+          }                                                                                  \
+        }                                                                                    \
+        yr[ow] = best;                                                                       \
+      }                                                                                      \
+      if (h1 <= h0) continue;                                                                \
+      /* Interior columns: every kw tap is in range; vectorized over ow. */                  \
+      for (int64_t cb = ow0; cb < ow1; cb += COLS) {                                         \
+        int64_t n = ow1 - cb < COLS ? ow1 - cb : COLS;                                       \
+        T *acc = yr + cb;                                                                    \
+        for (int64_t kh = h0; kh < h1; kh++) {                                               \
+          const T *xr = xc + (sh + kh * s->dil_h) * s->W + cb * sw - s->pad_l;               \
+          for (int64_t kw = 0; kw < s->KW; kw++) {                                           \
+            const T *xt = xr + kw * dw;                                                      \
+            if (kh == h0 && kw == 0) {                                                       \
+              for (int64_t i = 0; i < n; i++) acc[i] = xt[i * sw];                           \
+            } else {                                                                         \
+              for (int64_t i = 0; i < n; i++) {                                              \
+                T v = xt[i * sw];                                                            \
+                acc[i] = v > acc[i] ? v : acc[i];                                            \
+              }                                                                              \
+            }                                                                                \
+          }                                                                                  \
+        }                                                                                    \
+      }                                                                                      \
+    }                                                                                        \
+  }                                                                                          \
+  static void NAME##_task(void *ctx, int64_t rb, int64_t re) {                               \
+    const pool_ctx_t *c = ctx;                                                               \
+    NAME##_rows(c->s, c->x, c->y, rb, re);                                                   \
+  }                                                                                          \
+  void NAME(const sinter_k_pool_shape_t *s, const T *x, T *y, const sinter_art_exec_t *exec) { \
+    int64_t rows = s->C * s->OH;                                                             \
+    if (rows <= 0 || s->OW <= 0) return;                                                     \
+    if (!exec || exec->num_threads <= 1) {                                                   \
+      NAME##_rows(s, x, y, 0, rows);                                                         \
+      return;                                                                                \
+    }                                                                                        \
+    pool_ctx_t c = {s, x, y};                                                                \
+    km_run(exec, rows, km_grain(s->OW * s->KH * s->KW), NAME##_task, &c);                    \
+  }
+
+DEFINE_MAXPOOL(sinter_k_maxpool2d_f32, float, -INFINITY)
+DEFINE_MAXPOOL(sinter_k_maxpool2d_u8, uint8_t, 0)
+DEFINE_MAXPOOL(sinter_k_maxpool2d_i8, int8_t, INT8_MIN)
+
+/* Taps of one dim counted for count_include_pad: those below in + pad_end
+ * (padding counts, the ceil_mode overhang past it does not). */
+static inline int64_t taps_padded(int64_t start, int64_t k, int64_t d, int64_t limit) {
+  if (start >= limit) return 0;
+  int64_t n = (limit - 1 - start) / d + 1;
+  return n < k ? n : k;
+}
+
+/* Average pooling: sums in f32 in (kh, kw) order, divided by the count. */
+static void avgpool_rows(const sinter_k_pool_shape_t *s, const float *x, float *y, int64_t rb,
+                         int64_t re) {
+  int64_t ow0, ow1;
+  interior_cols(s, &ow0, &ow1);
+  const int64_t sw = s->stride_w, dw = s->dil_w;
+  for (int64_t r = rb; r < re; r++) {
+    int64_t c = r / s->OH, oh = r % s->OH;
+    const float *xc = x + c * s->H * s->W;
+    float *yr = y + r * s->OW;
+    int64_t sh = oh * s->stride_h - s->pad_t, h0, h1;
+    tap_range(sh, s->KH, s->dil_h, s->H, &h0, &h1);
+    int64_t cnt_h = s->count_include_pad ? taps_padded(sh, s->KH, s->dil_h, s->H + s->pad_b)
+                                         : h1 - h0;
+    for (int64_t ow = 0; ow < s->OW; ow++) {
+      if (ow == ow0 && ow1 > ow0 && h1 > h0) {
+        ow = ow1 - 1;
+        continue;
+      }
+      int64_t sw0 = ow * sw - s->pad_l, w0, w1;
+      tap_range(sw0, s->KW, dw, s->W, &w0, &w1);
+      float acc = 0.0f;
+      for (int64_t kh = h0; kh < h1; kh++) {
+        const float *xr = xc + (sh + kh * s->dil_h) * s->W + sw0;
+        for (int64_t kw = w0; kw < w1; kw++) acc += xr[kw * dw];
+      }
+      int64_t cnt_w = s->count_include_pad ? taps_padded(sw0, s->KW, dw, s->W + s->pad_r)
+                                           : w1 - w0;
+      int64_t cnt = cnt_h * cnt_w;
+      yr[ow] = cnt > 0 ? acc / (float)cnt : 0.0f;
+    }
+    if (h1 <= h0) continue;
+    /* Interior columns all count KW taps (padding or not, they are real). */
+    float div = (float)(cnt_h * s->KW);
+    for (int64_t cb = ow0; cb < ow1; cb += COLS) {
+      int64_t n = ow1 - cb < COLS ? ow1 - cb : COLS;
+      float *acc = yr + cb;
+      for (int64_t i = 0; i < n; i++) acc[i] = 0.0f;
+      for (int64_t kh = h0; kh < h1; kh++) {
+        const float *xr = xc + (sh + kh * s->dil_h) * s->W + cb * sw - s->pad_l;
+        for (int64_t kw = 0; kw < s->KW; kw++) {
+          const float *xt = xr + kw * dw;
+          for (int64_t i = 0; i < n; i++) acc[i] += xt[i * sw];
+        }
+      }
+      for (int64_t i = 0; i < n; i++) acc[i] = acc[i] / div;
+    }
+  }
+}
+
+static void avgpool_task(void *ctx, int64_t rb, int64_t re) {
+  const pool_ctx_t *c = ctx;
+  avgpool_rows(c->s, c->x, c->y, rb, re);
+}
+
+void sinter_k_avgpool2d_f32(const sinter_k_pool_shape_t *s, const float *x, float *y,
+                            const sinter_art_exec_t *exec) {
+  int64_t rows = s->C * s->OH;
+  if (rows <= 0 || s->OW <= 0) return;
+  if (!exec || exec->num_threads <= 1) {
+    avgpool_rows(s, x, y, 0, rows);
+    return;
+  }
+  pool_ctx_t c = {s, x, y};
+  km_run(exec, rows, km_grain(s->OW * s->KH * s->KW), avgpool_task, &c);
+}
+
+/* ---- global average ---------------------------------------------------------------------- */
+
+typedef struct gap_ctx_s {
+  int64_t HW;
+  const float *x;
+  float *y;
+} gap_ctx_t;
+
+/* Sum of n floats in 16 lanes (two accumulators to hide add latency),
+ * reduced in double: the error stays within about n/32 ulp of sum |x|. */
+static inline double row_sum(const float *x, int64_t n) {
+  km_v16f a0 = km_splat(0.0f), a1 = km_splat(0.0f);
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    a0 += km_load(x + i);
+    a1 += km_load(x + i + 16);
+  }
+  if (i + 16 <= n) {
+    a0 += km_load(x + i);
+    i += 16;
+  }
+  if (i < n) a1 += km_load_part(x + i, n - i, 0.0f);
+  return km_hsum(a0 + a1);
+}
+
+static void gap_task(void *ctx, int64_t cb, int64_t ce) {
+  const gap_ctx_t *g = ctx;
+  for (int64_t c = cb; c < ce; c++)
+    g->y[c] = (float)(row_sum(g->x + c * g->HW, g->HW) / (double)g->HW);
+}
+
+void sinter_k_global_avgpool_f32(int64_t C, int64_t HW, const float *x, float *y,
+                                 const sinter_art_exec_t *exec) {
+  if (C <= 0) return;
+  if (HW <= 0) {
+    for (int64_t c = 0; c < C; c++) y[c] = NAN; /* the mean of nothing, as the interpreter */
+    return;
+  }
+  gap_ctx_t g = {HW, x, y};
+  km_run(exec, C, km_grain(HW), gap_task, &g);
+}

@@ -1,0 +1,402 @@
+/* Tests of the natively compiled fp32 GEMM, MatMul and convolution kernels
+ * (codegen/kernels/gemm.c, conv.c) against plain loops in double written here,
+ * and of their fused activation epilogue (act_impl.h). */
+#include <check.h>
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codegen/kernels/act_impl.h"
+#include "codegen/kernels/kernels.h"
+
+/* ---- helpers ------------------------------------------------------------------------------ */
+
+/* Deterministic values in [-1, 1): a small LCG so tests need no seed. */
+static float rnd(uint32_t *st) {
+  *st = *st * 1664525u + 1013904223u;
+  return (float)((*st >> 8) & 0xffff) / 32768.0f - 1.0f;
+}
+
+static float *rnd_buf(int64_t n, uint32_t seed) {
+  float *p = malloc(sizeof(float) * (size_t)(n > 0 ? n : 1));
+  ck_assert_ptr_nonnull(p);
+  uint32_t st = seed;
+  for (int64_t i = 0; i < n; i++) p[i] = rnd(&st);
+  return p;
+}
+
+static void *aligned_buf(size_t bytes) {
+  void *p = NULL;
+  ck_assert_int_eq(posix_memalign(&p, 64, bytes ? bytes : 64), 0);
+  return p;
+}
+
+/* The activations in double, straight from docs/ops-sinter.md's formulas. */
+static double act_ref(double x, int32_t act, double p0, double p1) {
+  switch (act) {
+    case SINTER_K_ACT_RELU: return x < 0 ? 0 : x;
+    case SINTER_K_ACT_CLIP: return fmin(fmax(x, p0), p1);
+    case SINTER_K_ACT_LEAKY_RELU: return x < 0 ? p0 * x : x;
+    case SINTER_K_ACT_SIGMOID: return 1 / (1 + exp(-x));
+    case SINTER_K_ACT_HARD_SIGMOID: return fmax(0, fmin(1, p0 * x + p1));
+    case SINTER_K_ACT_HARD_SWISH: return x * fmax(0, fmin(1, x / 6 + 0.5));
+    case SINTER_K_ACT_GELU: return 0.5 * x * (1 + erf(x / sqrt(2.0)));
+    case SINTER_K_ACT_GELU_TANH:
+      return 0.5 * x * (1 + tanh(sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
+    case SINTER_K_ACT_SILU: return x / (1 + exp(-x));
+    case SINTER_K_ACT_TANH: return tanh(x);
+    default: return x;
+  }
+}
+
+/* Params that make each activation do something on values of about +-3. */
+static const struct {
+  int32_t act;
+  float p0, p1;
+} kActs[] = {
+    {SINTER_K_ACT_NONE, 0, 0},         {SINTER_K_ACT_RELU, 0, 0},
+    {SINTER_K_ACT_CLIP, -0.5f, 0.75f}, {SINTER_K_ACT_LEAKY_RELU, 0.1f, 0},
+    {SINTER_K_ACT_SIGMOID, 0, 0},      {SINTER_K_ACT_HARD_SIGMOID, 0.2f, 0.5f},
+    {SINTER_K_ACT_HARD_SWISH, 0, 0},   {SINTER_K_ACT_GELU, 0, 0},
+    {SINTER_K_ACT_GELU_TANH, 0, 0},    {SINTER_K_ACT_SILU, 0, 0},
+    {SINTER_K_ACT_TANH, 0, 0},
+};
+enum { NUM_ACTS = sizeof kActs / sizeof kActs[0] };
+
+/* Tolerance for a sum of n products in fp32 in any order (blocking, FMA or
+ * not): the error is at most about n * eps * sum |a_k b_k| and in practice
+ * grows like sqrt(n); 1e-5 * sqrt(n + 2) (>= 84 eps * sqrt(n)) times the sum
+ * of magnitudes (products, bias and residual) covers both for our sizes. The
+ * activations are at most 1.5-Lipschitz (hard-swish near 3) and add a few
+ * ulps of libm error (relative to the result, or to the input where the
+ * formula cancels, as GELU's 1 + tanh near -1), hence the 1.5 and the 1e-6
+ * terms. */
+static double tol_for(int64_t n, double mag, double ref) {
+  return (1.5e-5 * sqrt((double)n + 2) + 1e-6) * mag + 1e-6 * fabs(ref) + 1e-7;
+}
+
+#define CHECK_CLOSE(got, ref, tol, ...)                                                    \
+  ck_assert_msg(fabs((double)(got) - (ref)) <= (tol), __VA_ARGS__);
+
+/* A fake runtime exec: chunks of `grain` indices run in reverse order on the
+ * calling thread, so a kernel whose result depends on the split or the order
+ * of chunks differs from its serial run. */
+static void rev_parallel_for(const sinter_art_exec_t *exec, int64_t n, int64_t grain,
+                             sinter_art_task_fn fn, void *ctx) {
+  (void)exec;
+  if (grain < 1) grain = 1;
+  int64_t nchunks = (n + grain - 1) / grain;
+  for (int64_t c = nchunks - 1; c >= 0; c--) {
+    int64_t b = c * grain, e = b + grain < n ? b + grain : n;
+    fn(ctx, b, e);
+  }
+}
+static const sinter_art_exec_t kRevExec = {sizeof(sinter_art_exec_t), 3, rev_parallel_for, NULL};
+
+/* ---- activation --------------------------------------------------------------------------- */
+
+START_TEST(test_act_values) {
+  /* Hand values: relu(-2) = 0, clip(5, -1, 2) = 2, leaky(-2, 0.1) = -0.2,
+   * hard_sigmoid(1, 0.2, 0.5) = 0.7, hard_swish(1) = 1 * (1/6 + 1/2) = 2/3,
+   * sigmoid(0) = 0.5, silu(0) = 0, tanh(0) = 0, gelu(0) = 0. */
+  ck_assert_float_eq(sinter_k_act(-2.0f, SINTER_K_ACT_RELU, 0, 0), 0.0f);
+  ck_assert_float_eq(sinter_k_act(5.0f, SINTER_K_ACT_CLIP, -1, 2), 2.0f);
+  ck_assert_float_eq(sinter_k_act(-5.0f, SINTER_K_ACT_CLIP, -1, 2), -1.0f);
+  ck_assert_float_eq_tol(sinter_k_act(-2.0f, SINTER_K_ACT_LEAKY_RELU, 0.1f, 0), -0.2f, 1e-7f);
+  ck_assert_float_eq_tol(sinter_k_act(1.0f, SINTER_K_ACT_HARD_SIGMOID, 0.2f, 0.5f), 0.7f, 1e-7f);
+  ck_assert_float_eq_tol(sinter_k_act(1.0f, SINTER_K_ACT_HARD_SWISH, 0, 0), 2.0f / 3, 1e-7f);
+  ck_assert_float_eq(sinter_k_act(0.0f, SINTER_K_ACT_SIGMOID, 0, 0), 0.5f);
+  ck_assert_float_eq(sinter_k_act(0.0f, SINTER_K_ACT_SILU, 0, 0), 0.0f);
+  ck_assert_float_eq(sinter_k_act(0.0f, SINTER_K_ACT_GELU, 0, 0), 0.0f);
+  ck_assert_float_eq(sinter_k_act(3.0f, 12345, 0, 0), 3.0f); /* unknown: identity */
+  /* Large |x| must not overflow: sigmoid(-100) > 0 tiny, sigmoid(100) = 1. */
+  float sm = sinter_k_act(-100.0f, SINTER_K_ACT_SIGMOID, 0, 0);
+  ck_assert(sm >= 0.0f && sm < 1e-40f);
+  ck_assert_float_eq(sinter_k_act(100.0f, SINTER_K_ACT_SIGMOID, 0, 0), 1.0f);
+  /* NaN passes through relu and clip as the interpreter's kernels do. */
+  ck_assert(isnan(sinter_k_act(NAN, SINTER_K_ACT_RELU, 0, 0)));
+  ck_assert(isnan(sinter_k_act(NAN, SINTER_K_ACT_CLIP, 0, 6)));
+  /* Every act against its double formula on a grid: libm's float functions
+   * are within a few ulps of the result, or of 1 where a formula cancels
+   * (1 + tanh in tanh-GELU), hence 4e-7 relative plus 2e-7 * (1 + |x|). */
+  for (int a = 0; a < NUM_ACTS; a++)
+    for (float x = -8.0f; x <= 8.0f; x += 0.125f) {
+      double ref = act_ref(x, kActs[a].act, kActs[a].p0, kActs[a].p1);
+      float got = sinter_k_act(x, kActs[a].act, kActs[a].p0, kActs[a].p1);
+      CHECK_CLOSE(got, ref, 4e-7 * fabs(ref) + 2e-7 * (1 + fabs(x)), "act %d x %g: %g vs %g", kActs[a].act, x,
+                  got, ref);
+    }
+}
+END_TEST
+
+/* ---- GEMM --------------------------------------------------------------------------------- */
+
+typedef struct gemm_case_s {
+  int64_t M, N, K;
+  int trans_b, use_bias, use_r, r_is_c, act_idx;
+  float alpha;
+} gemm_case_t;
+
+/* Runs one packed GEMM and checks it element by element; returns C (caller
+ * frees) for the threading test. */
+static float *run_gemm(const gemm_case_t *t, const sinter_art_exec_t *exec, int check) {
+  const int64_t M = t->M, N = t->N, K = t->K, lda = K + 3, ldc = N + 2;
+  float *A = rnd_buf(M * lda, 1), *B = rnd_buf(K * N, 2), *bias = rnd_buf(N, 3);
+  float *R = rnd_buf(M * ldc, 4), *C = rnd_buf(M * ldc, 5);
+  float *C0 = malloc(sizeof(float) * (size_t)(M * ldc));
+  if (t->r_is_c) memcpy(C, R, sizeof(float) * (size_t)(M * ldc));
+  memcpy(C0, C, sizeof(float) * (size_t)(M * ldc));
+  int64_t ldb_k = t->trans_b ? 1 : N, ldb_n = t->trans_b ? K : 1;
+  size_t sz = sinter_k_gemm_f32_packed_size(K, N);
+  float *Bp = aligned_buf(sz);
+  sinter_k_gemm_f32_pack_b(K, N, B, ldb_k, ldb_n, t->alpha, Bp);
+  int32_t act = kActs[t->act_idx].act;
+  float p0 = kActs[t->act_idx].p0, p1 = kActs[t->act_idx].p1;
+  const float *Rarg = t->use_r ? (t->r_is_c ? C : R) : NULL;
+  sinter_k_gemm_f32_packed(M, N, K, A, lda, Bp, C, ldc, t->use_bias ? bias : NULL, Rarg, act, p0,
+                           p1, exec);
+  for (int64_t m = 0; check && m < M; m++) {
+    for (int64_t n = 0; n < N; n++) {
+      double s = 0, mag = 0;
+      for (int64_t k = 0; k < K; k++) {
+        double p = (double)A[m * lda + k] * t->alpha * B[k * ldb_k + n * ldb_n];
+        s += p;
+        mag += fabs(p);
+      }
+      if (t->use_bias) s += bias[n], mag += fabs(bias[n]);
+      if (t->use_r) s += R[m * ldc + n], mag += fabs(R[m * ldc + n]);
+      double ref = act_ref(s, act, p0, p1);
+      CHECK_CLOSE(C[m * ldc + n], ref, tol_for(K, mag, ref),
+                  "gemm M%ld N%ld K%ld act %d at (%ld,%ld): %.8g vs %.8g", (long)M, (long)N,
+                  (long)K, act, (long)m, (long)n, C[m * ldc + n], ref);
+    }
+    /* the padding columns of C stay untouched */
+    for (int64_t n = N; n < ldc; n++) ck_assert(C[m * ldc + n] == C0[m * ldc + n]);
+  }
+  free(A), free(B), free(bias), free(R), free(C0), free(Bp);
+  return C;
+}
+
+static const gemm_case_t kGemmCases[] = {
+    {1, 1, 1, 0, 0, 0, 0, 0, 1.0f},      {1, 1000, 512, 1, 1, 0, 0, 0, 1.0f},
+    {7, 13, 5, 0, 1, 1, 0, 1, 0.5f},     {8, 48, 128, 0, 0, 0, 0, 0, 1.0f},
+    {9, 49, 129, 1, 1, 1, 1, 2, 1.0f},   {67, 131, 300, 0, 1, 1, 0, 6, 2.0f},
+    {17, 97, 257, 1, 0, 1, 1, 7, 1.0f},  {3, 5, 0, 0, 1, 1, 0, 1, 1.0f},
+    {13, 500, 37, 0, 1, 0, 0, 9, 1.0f},  {64, 480, 256, 0, 1, 1, 0, 3, 1.0f},
+    {131, 961, 20, 1, 1, 1, 1, 10, 1.0f}, {2, 17, 1000, 0, 1, 0, 0, 4, -1.0f},
+};
+
+START_TEST(test_gemm_packed) {
+  for (size_t i = 0; i < sizeof kGemmCases / sizeof kGemmCases[0]; i++)
+    free(run_gemm(&kGemmCases[i], NULL, 1));
+  /* every activation once on a mid-size shape */
+  for (int a = 0; a < NUM_ACTS; a++) {
+    gemm_case_t t = {11, 70, 33, 0, 1, 1, a % 2, a, 1.0f};
+    free(run_gemm(&t, NULL, 1));
+  }
+}
+END_TEST
+
+START_TEST(test_gemm_threads_bitwise) {
+  for (size_t i = 0; i < sizeof kGemmCases / sizeof kGemmCases[0]; i++) {
+    const gemm_case_t *t = &kGemmCases[i];
+    float *c1 = run_gemm(t, NULL, 0), *c2 = run_gemm(t, &kRevExec, 1);
+    ck_assert_msg(memcmp(c1, c2, sizeof(float) * (size_t)(t->M * (t->N + 2))) == 0,
+                  "gemm case %zu differs with threads", i);
+    free(c1), free(c2);
+  }
+}
+END_TEST
+
+/* ---- MatMul ------------------------------------------------------------------------------- */
+
+static float *run_matmul(int64_t batch, int64_t M, int64_t N, int64_t K, int bcast_a, int trans_b,
+                         const sinter_art_exec_t *exec, int check) {
+  const int64_t lda = K + 1, ldc = N + 3;
+  const int64_t a_bs = bcast_a ? 0 : M * lda, b_bs = K * N + 5, c_bs = M * ldc;
+  float *A = rnd_buf(M * lda * (bcast_a ? 1 : batch), 11), *B = rnd_buf(b_bs * batch, 12);
+  float *C = rnd_buf(c_bs * batch, 13);
+  int64_t ldb_k = trans_b ? 1 : N, ldb_n = trans_b ? K : 1;
+  sinter_k_matmul_f32(batch, M, N, K, A, a_bs, lda, B, b_bs, ldb_k, ldb_n, C, c_bs, ldc, exec);
+  for (int64_t b = 0; check && b < batch; b++)
+    for (int64_t m = 0; m < M; m++)
+      for (int64_t n = 0; n < N; n++) {
+        double s = 0, mag = 0;
+        for (int64_t k = 0; k < K; k++) {
+          double p = (double)A[b * a_bs + m * lda + k] * B[b * b_bs + k * ldb_k + n * ldb_n];
+          s += p, mag += fabs(p);
+        }
+        CHECK_CLOSE(C[b * c_bs + m * ldc + n], s, tol_for(K, mag, s),
+                    "matmul b%ld (%ld,%ld): %.8g vs %.8g", (long)b, (long)m, (long)n,
+                    C[b * c_bs + m * ldc + n], s);
+      }
+  free(A), free(B);
+  return C;
+}
+
+START_TEST(test_matmul) {
+  static const int64_t cases[][6] = {
+      /* batch, M, N, K, bcast_a, trans_b */
+      {1, 1, 1, 1, 0, 0},   {3, 5, 7, 9, 0, 0},   {2, 9, 49, 130, 1, 1},
+      {4, 16, 64, 64, 0, 1}, {1, 37, 100, 300, 0, 0}, {2, 3, 4, 0, 0, 0},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    const int64_t *c = cases[i];
+    float *c1 = run_matmul(c[0], c[1], c[2], c[3], (int)c[4], (int)c[5], NULL, 1);
+    float *c2 = run_matmul(c[0], c[1], c[2], c[3], (int)c[4], (int)c[5], &kRevExec, 0);
+    ck_assert_msg(memcmp(c1, c2, sizeof(float) * (size_t)(c[0] * c[1] * (c[2] + 3))) == 0,
+                  "matmul case %zu differs with threads", i);
+    free(c1), free(c2);
+  }
+}
+END_TEST
+
+/* ---- convolution -------------------------------------------------------------------------- */
+
+typedef struct conv_case_s {
+  int64_t C, H, W, M, KH, KW, sh, sw, pt, pl, pb, pr, dh, dw, group;
+  int use_bias, use_z, act_idx;
+} conv_case_t;
+
+static sinter_k_conv_shape_t shape_of(const conv_case_t *t) {
+  sinter_k_conv_shape_t s = {.C = t->C, .H = t->H, .W = t->W, .M = t->M, .KH = t->KH,
+                             .KW = t->KW, .stride_h = t->sh, .stride_w = t->sw, .pad_t = t->pt,
+                             .pad_l = t->pl, .pad_b = t->pb, .pad_r = t->pr, .dil_h = t->dh,
+                             .dil_w = t->dw, .group = t->group};
+  s.OH = (t->H + t->pt + t->pb - (t->dh * (t->KH - 1) + 1)) / t->sh + 1;
+  s.OW = (t->W + t->pl + t->pr - (t->dw * (t->KW - 1) + 1)) / t->sw + 1;
+  return s;
+}
+
+static float *run_conv(const conv_case_t *t, const sinter_art_exec_t *exec, int check) {
+  sinter_k_conv_shape_t s = shape_of(t);
+  const int64_t cg = t->C / t->group, mg = t->M / t->group, ohw = s.OH * s.OW;
+  float *x = rnd_buf(t->C * t->H * t->W, 21), *w = rnd_buf(t->M * cg * t->KH * t->KW, 22);
+  float *bias = rnd_buf(t->M, 23), *z = rnd_buf(t->M * ohw, 24), *y = rnd_buf(t->M * ohw, 25);
+  float *wp = aligned_buf(sinter_k_conv2d_f32_packed_size(&s));
+  size_t ss = sinter_k_conv2d_f32_scratch_size(&s);
+  void *scratch = ss ? aligned_buf(ss) : NULL;
+  sinter_k_conv2d_f32_pack(&s, w, wp);
+  int32_t act = kActs[t->act_idx].act;
+  float p0 = kActs[t->act_idx].p0, p1 = kActs[t->act_idx].p1;
+  sinter_k_conv2d_f32(&s, x, wp, t->use_bias ? bias : NULL, t->use_z ? z : NULL, y, scratch, act,
+                      p0, p1, exec);
+  const int64_t kn = cg * t->KH * t->KW;
+  for (int64_t m = 0; check && m < t->M; m++) {
+    int64_t g = m / mg;
+    for (int64_t oy = 0; oy < s.OH; oy++)
+      for (int64_t ox = 0; ox < s.OW; ox++) {
+        double acc = 0, mag = 0;
+        for (int64_t c = 0; c < cg; c++)
+          for (int64_t kh = 0; kh < t->KH; kh++)
+            for (int64_t kw = 0; kw < t->KW; kw++) {
+              int64_t iy = oy * t->sh - t->pt + kh * t->dh, ix = ox * t->sw - t->pl + kw * t->dw;
+              if (iy < 0 || iy >= t->H || ix < 0 || ix >= t->W) continue;
+              double p = (double)x[((g * cg + c) * t->H + iy) * t->W + ix] *
+                         w[((m * cg + c) * t->KH + kh) * t->KW + kw];
+              acc += p, mag += fabs(p);
+            }
+        if (t->use_bias) acc += bias[m], mag += fabs(bias[m]);
+        if (t->use_z) acc += z[m * ohw + oy * s.OW + ox], mag += fabs(z[m * ohw + oy * s.OW + ox]);
+        double ref = act_ref(acc, act, p0, p1);
+        float got = y[m * ohw + oy * s.OW + ox];
+        CHECK_CLOSE(got, ref, tol_for(kn, mag, ref),
+                    "conv C%ld H%ld W%ld M%ld k%ldx%ld s%ld g%ld at (%ld,%ld,%ld): %.8g vs %.8g",
+                    (long)t->C, (long)t->H, (long)t->W, (long)t->M, (long)t->KH, (long)t->KW,
+                    (long)t->sh, (long)t->group, (long)m, (long)oy, (long)ox, got, ref);
+      }
+  }
+  free(x), free(w), free(bias), free(z), free(wp), free(scratch);
+  return y;
+}
+
+static const conv_case_t kConvCases[] = {
+    /* C, H, W, M, KH, KW, sh, sw, pt, pl, pb, pr, dh, dw, group, bias, z, act */
+    {3, 11, 11, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1},   /* 3x3 pad 1, M % 8 != 0 */
+    {3, 23, 23, 16, 7, 7, 2, 2, 3, 3, 3, 3, 1, 1, 1, 1, 0, 1},  /* resnet stem-like */
+    {16, 9, 9, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},   /* with residual */
+    {64, 7, 7, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},   /* 7x7: edge panel */
+    {20, 14, 14, 40, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 2}, /* 1x1 as GEMM on x */
+    {300, 5, 5, 17, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0, 1, 0},  /* 1x1, K > KC */
+    {8, 10, 10, 12, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0},  /* 1x1 stride 2 */
+    {8, 13, 9, 8, 3, 2, 2, 1, 2, 0, 1, 3, 1, 1, 1, 1, 0, 3},    /* asymmetric */
+    {6, 12, 12, 9, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 1, 0, 0, 6},   /* dilation 2 */
+    {8, 9, 9, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1, 1, 1},     /* 2 groups */
+    {12, 8, 8, 12, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 3, 1, 0, 9},   /* 3 groups */
+    {4, 1, 30, 7, 1, 5, 1, 2, 0, 2, 0, 2, 1, 1, 1, 1, 0, 1},    /* conv1d */
+    {1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 1, 0},     /* all ones */
+    {2, 3, 3, 3, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0},     /* kernel > image */
+    /* depthwise: stride 1 and 2, pads, dilation, residual, relu6 */
+    {32, 17, 17, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 32, 1, 0, 2},
+    {24, 16, 16, 24, 3, 3, 2, 2, 0, 0, 1, 1, 1, 1, 24, 1, 0, 2},
+    {24, 15, 15, 24, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 24, 1, 1, 1},
+    {5, 40, 37, 5, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 5, 0, 1, 7},
+    {3, 9, 9, 3, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 3, 1, 0, 0},
+    {4, 2, 2, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 4, 1, 0, 0},
+    {8, 6, 6, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 8, 1, 0, 1}, /* channel multiplier 2 */
+};
+
+START_TEST(test_conv) {
+  for (size_t i = 0; i < sizeof kConvCases / sizeof kConvCases[0]; i++)
+    free(run_conv(&kConvCases[i], NULL, 1));
+  for (int a = 0; a < NUM_ACTS; a++) {
+    conv_case_t g = {5, 6, 7, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, a % 2, a};
+    conv_case_t d = {6, 6, 7, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 6, 1, a % 2, a};
+    free(run_conv(&g, NULL, 1));
+    free(run_conv(&d, NULL, 1));
+  }
+}
+END_TEST
+
+START_TEST(test_conv_threads_bitwise) {
+  for (size_t i = 0; i < sizeof kConvCases / sizeof kConvCases[0]; i++) {
+    const conv_case_t *t = &kConvCases[i];
+    sinter_k_conv_shape_t s = shape_of(t);
+    float *y1 = run_conv(t, NULL, 0), *y2 = run_conv(t, &kRevExec, 1);
+    ck_assert_msg(memcmp(y1, y2, sizeof(float) * (size_t)(t->M * s.OH * s.OW)) == 0,
+                  "conv case %zu differs with threads", i);
+    free(y1), free(y2);
+  }
+}
+END_TEST
+
+/* The legacy unpacked entry that tests/unit/test_kernels_bc.c JITs. */
+void sinter_k_gemm_f32(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                       const float *B, int64_t ldb, float *C, int64_t ldc, const float *bias,
+                       int32_t act);
+
+START_TEST(test_legacy_gemm) {
+  /* By hand: A = [[1,2,3],[4,5,6]], B = [[1,0],[0,1],[1,1]]: A B = [[4,5],[10,11]];
+   * + bias {1,-100} then relu: [[5,0],[11,0]]. */
+  const float A[6] = {1, 2, 3, 4, 5, 6}, B[6] = {1, 0, 0, 1, 1, 1}, bias[2] = {1, -100};
+  float C[6] = {-7, -7, -7, -7, -7, -7};
+  sinter_k_gemm_f32(2, 2, 3, A, 3, B, 2, C, 3, bias, SINTER_K_ACT_RELU);
+  ck_assert_float_eq(C[0], 5.0f);
+  ck_assert_float_eq(C[1], 0.0f);
+  ck_assert_float_eq(C[2], -7.0f);
+  ck_assert_float_eq(C[3], 11.0f);
+  ck_assert_float_eq(C[4], 0.0f);
+  ck_assert_float_eq(C[5], -7.0f);
+}
+END_TEST
+
+int main(void) {
+  Suite *s = suite_create("kernels_fp32");
+  TCase *tc = tcase_create("core");
+  tcase_set_timeout(tc, 120);
+  tcase_add_test(tc, test_act_values);
+  tcase_add_test(tc, test_gemm_packed);
+  tcase_add_test(tc, test_gemm_threads_bitwise);
+  tcase_add_test(tc, test_matmul);
+  tcase_add_test(tc, test_conv);
+  tcase_add_test(tc, test_conv_threads_bitwise);
+  tcase_add_test(tc, test_legacy_gemm);
+  suite_add_tcase(s, tc);
+  SRunner *sr = srunner_create(s);
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed ? 1 : 0;
+}
