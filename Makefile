@@ -5,7 +5,7 @@ TSAN_BUILD ?= build-tsan
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build demo test test-fast test-asan test-tsan format clean install
+.PHONY: all deps configure build demo test test-fast test-asan test-tsan bench-gemm bench-vs-ort format clean install
 
 all: build
 
@@ -54,3 +54,11 @@ install: build
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
+
+# Benchmarks (not tests): microkernels against the measured peak, and compiled
+# Sinter against ONNX Runtime. See bench/*/README.md.
+bench-gemm:
+	bench/gemm/run.sh $(BUILD)
+
+bench-vs-ort: build
+	bench/vs_ort/run.sh $(BUILD)

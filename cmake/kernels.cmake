@@ -82,7 +82,7 @@ foreach(src ${SINTER_KERNEL_SRC})
   get_filename_component(name "${src}" NAME_WE)
   set(bc "${SINTER_KERNEL_DIR}/${name}.bc")
   add_custom_command(OUTPUT "${bc}"
-    COMMAND "${SINTER_CLANG19}" -std=gnu11 -O1 -Xclang -disable-llvm-passes -emit-llvm -c -fPIC -g0
+    COMMAND "${SINTER_CLANG19}" -std=gnu11 -O3 -Xclang -disable-llvm-passes -emit-llvm -c -fPIC -g0
             -fno-math-errno -Wall -Wextra -I${CMAKE_SOURCE_DIR}/codegen/kernels
             -I${CMAKE_SOURCE_DIR}/include "${src}" -o "${bc}"
     DEPENDS "${src}" ${SINTER_KERNEL_HDR} "${CMAKE_SOURCE_DIR}/include/sinter/artifact.h"

@@ -1945,7 +1945,7 @@ sinter_status_t sinter_compile_cpu(sinter_graph_t *graph, const sinter_cpu_optio
   LLVMSetTarget(cg.mod, triple);
   LLVMDisposeMessage(triple);
   LLVMPassBuilderOptionsRef pbo = LLVMCreatePassBuilderOptions();
-  LLVMErrorRef perr = LLVMRunPasses(cg.mod, opts->llvm_passes ? opts->llvm_passes : "default<O3>",
+  LLVMErrorRef perr = LLVMRunPasses(cg.mod, opts->llvm_passes ? opts->llvm_passes : "globaldce,default<O3>",
                                     tm, pbo);
   LLVMDisposePassBuilderOptions(pbo);
   if (perr) {

@@ -18,7 +18,8 @@ int main(int argc, char **argv) {
     const sinter_art_tensor_t *d = sinter_rt_session_input(s, i);
     size_t numel = 1;
     in[i].dtype = d->dtype, in[i].rank = d->rank;
-    for (int k = 0; k < d->rank; k++) numel *= (size_t)(in[i].dims[k] = d->dims[k] < 0 ? 1 : d->dims[k]);
+    for (int k = 0; k < d->rank; k++)
+      numel *= (size_t)(in[i].dims[k] = d->dims[k] < 0 ? 1 : d->dims[k]);
     in[i].data = calloc(numel, 8); /* zeros; 8 bytes covers every dtype */
     FILE *f = i == 0 && argc > 2 ? fopen(argv[2], "rb") : NULL;
     unsigned char hdr[10]; /* .npy 1.0: magic, version, header length (LE u16), header */

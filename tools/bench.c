@@ -34,7 +34,8 @@ static void usage(FILE *f) {
           "  --input [NAME=]FILE  an input tensor (.npy or .pb) instead of random data\n"
           "  --json               print one JSON object: model, backend, threads, batch,\n"
           "                       warmup, iters, p50_ms, p90_ms, p99_ms, mean_ms, min_ms,\n"
-          "                       max_ms, throughput_per_s, peak_rss_mb\n");
+          "                       max_ms, throughput_per_s, peak_rss_mb, start_rss_mb (the\n"
+          "                       peak before loading the model: this process's own)\n");
 }
 
 /* One timed target: a session with bound inputs, or an interpreter. */
@@ -154,10 +155,9 @@ static sinter_status_t open_interp(target_t *t, const char *path, const char *co
     const sinter_type_t *ty = sinter_value_type(v);
     char buf[160];
     if (ty->rank < 0 || ty->dtype == SINTER_DTYPE_UNDEFINED) {
-      st = SINTER_ERROR(SINTER_INVALID_ARGUMENT,
-                        "input '%s' has type %s: pass it with --input %s=FILE",
-                        sinter_value_name(v), sinter_type_format(ty, buf, sizeof(buf)),
-                        sinter_value_name(v));
+      st = SINTER_ERROR(
+          SINTER_INVALID_ARGUMENT, "input '%s' has type %s: pass it with --input %s=FILE",
+          sinter_value_name(v), sinter_type_format(ty, buf, sizeof(buf)), sinter_value_name(v));
       goto done;
     }
     sinter_tensor_t *x = &t->in[i];
@@ -268,6 +268,11 @@ int cmd_bench(int argc, char **argv) {
   }
   if (!path) goto bad_usage;
 
+  /* The process's own footprint (this binary carries the compiler and LLVM),
+   * to tell apart from what loading and running the model adds. */
+  struct rusage ru0;
+  getrusage(RUSAGE_SELF, &ru0);
+  double rss0_mb = (double)ru0.ru_maxrss / 1024.0;
   target_t t = {0};
   double *lat = calloc((size_t)iters, sizeof(double));
   bool artifact = tool_is_artifact(path);
@@ -325,6 +330,7 @@ int cmd_bench(int argc, char **argv) {
     json_object_set_new(o, "max_ms", json_real(lat[iters - 1]));
     json_object_set_new(o, "throughput_per_s", json_real(tput));
     json_object_set_new(o, "peak_rss_mb", json_real(rss_mb));
+    json_object_set_new(o, "start_rss_mb", json_real(rss0_mb));
     char *text = json_dumps(o, JSON_REAL_PRECISION(6));
     printf("%s\n", text ? text : "{}");
     free(text);
@@ -336,15 +342,16 @@ int cmd_bench(int argc, char **argv) {
       printf("backend:    runtime, %d thread%s\n", used_threads, used_threads == 1 ? "" : "s");
     } else {
       printf("model:      %s\n", path);
-      printf("backend:    reference interpreter, 1 thread (not compiled code: use 'sinter "
-             "compile' and bench the .so for real speed)\n");
+      printf(
+          "backend:    reference interpreter, 1 thread (not compiled code: use 'sinter "
+          "compile' and bench the .so for real speed)\n");
     }
     printf("batch:      %lld\n", (long long)run_batch);
     printf("runs:       %ld timed after %ld warmup\n", iters, warmup);
     printf("latency:    p50 %.3f ms  p90 %.3f ms  p99 %.3f ms\n", p50, p90, p99);
     printf("            mean %.3f ms  min %.3f ms  max %.3f ms\n", mean, lat[0], lat[iters - 1]);
     printf("throughput: %.2f inferences/s\n", tput);
-    printf("peak RSS:   %.1f MB\n", rss_mb);
+    printf("peak RSS:   %.1f MB (%.1f MB before loading the model)\n", rss_mb, rss0_mb);
   }
   goto done;
 fail:

@@ -95,8 +95,8 @@ static sinter_status_t make_random(const sinter_art_tensor_t *decl, int64_t batc
     return SINTER_ERROR(SINTER_OUT_OF_RANGE, "input '%s': size overflows", decl->name);
   out->data = malloc(bytes ? bytes : 1);
   if (!out->data)
-    return SINTER_ERROR(SINTER_OUT_OF_MEMORY, "input '%s': cannot allocate %zu bytes",
-                        decl->name, bytes);
+    return SINTER_ERROR(SINTER_OUT_OF_MEMORY, "input '%s': cannot allocate %zu bytes", decl->name,
+                        bytes);
   out->nbytes = bytes;
   tool_fill_random(out->data, out->dtype, n, seed);
   return NULL;
@@ -167,8 +167,9 @@ sinter_status_t tool_rt_bind_inputs(const sinter_rt_session_t *session, const ch
     if (!out->owned[i].data) {
       if (!fill_random) {
         char buf[160];
-        st = SINTER_ERROR(SINTER_INVALID_ARGUMENT, "input '%s' (%s) is missing: pass --input %s=FILE",
-                          decl->name, decl_format(decl, buf, sizeof(buf)), decl->name);
+        st = SINTER_ERROR(SINTER_INVALID_ARGUMENT,
+                          "input '%s' (%s) is missing: pass --input %s=FILE", decl->name,
+                          decl_format(decl, buf, sizeof(buf)), decl->name);
         goto fail;
       }
       st = make_random(decl, batch, &seed, &out->owned[i]);

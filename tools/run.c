@@ -7,7 +7,6 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "ir/interp/kernels.h"
 #include "tools/rt_util.h"
 #include "tools/tool.h"
 
@@ -67,8 +66,10 @@ static int run_artifact(const char *path, const char *const *specs, int n_specs,
   }
   if (out_dir && (st = make_dir(out_dir))) goto done;
   for (size_t i = 0; i < n_out; i++) {
-    sinter_tensor_t t = {.dtype = (sinter_dtype_t)outs[i].dtype, .rank = outs[i].rank,
-                         .data = outs[i].data, .nbytes = outs[i].nbytes};
+    sinter_tensor_t t = {.dtype = (sinter_dtype_t)outs[i].dtype,
+                         .rank = outs[i].rank,
+                         .data = outs[i].data,
+                         .nbytes = outs[i].nbytes};
     memcpy(t.dims, outs[i].dims, sizeof(int64_t) * (size_t)t.rank);
     const char *name = sinter_rt_session_output(s, i)->name;
     if (!quiet) tool_print_tensor_summary(name, &t);
@@ -76,7 +77,8 @@ static int run_artifact(const char *path, const char *const *specs, int n_specs,
   }
   if (!quiet)
     fprintf(stderr, "ran in %.2f ms (compiled, %d thread%s)\n", ms_between(&t0, &t1),
-            (int)sinter_rt_session_num_threads(s), sinter_rt_session_num_threads(s) == 1 ? "" : "s");
+            (int)sinter_rt_session_num_threads(s),
+            sinter_rt_session_num_threads(s) == 1 ? "" : "s");
 done:
   for (size_t i = 0; outs && i < n_out; i++) free(outs[i].data);
   free(outs);
@@ -191,8 +193,7 @@ int cmd_run(int argc, char **argv) {
     if (!quiet) tool_print_tensor_summary(name, &outputs[i]);
     if (out_dir && (st = tool_write_output(out_dir, name, &outputs[i]))) goto fail;
   }
-  if (!quiet)
-    fprintf(stderr, "ran in %.2f ms\n", ms_between(&t0, &t1));
+  if (!quiet) fprintf(stderr, "ran in %.2f ms\n", ms_between(&t0, &t1));
   goto done;
 fail:
   rc = tool_fail(st);

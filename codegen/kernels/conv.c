@@ -5,8 +5,12 @@
  * micro-panels (element (k, r) at k * MR + r, rows past Mg zero), and the
  * im2col matrix is the B side, built on the stack one KC x NR panel at a time
  * (for a 1x1 stride-1 unpadded conv that is a copy of x's rows), so no arena
- * scratch is needed. Bias, residual z and the activation are fused into the
- * store (gemm_impl.h). */
+ * scratch is needed. When OH*OW is small and fills 16-float vectors badly
+ * (7x7 = 49 of 64 lanes) the roles swap ("transposed" plan): the weights are
+ * packed as the B side (NR output channels per panel, gemm.c's pack_b layout),
+ * the whole im2col matrix goes to scratch and is read as the A side, 8
+ * positions per tile, and tiles are stored transposed. Bias, residual z and
+ * the activation are fused into the store (gemm_impl.h). */
 #include "gemm_impl.h"
 #include "kernels.h"
 
@@ -18,10 +22,27 @@ static int is_depthwise(const sinter_k_conv_shape_t *s) {
 static int64_t m_panels(const sinter_k_conv_shape_t *s) {
   return gk_cdiv(s->M / s->group, GK_MR);
 }
-static int64_t kg_of(const sinter_k_conv_shape_t *s) { return s->C / s->group * s->KH * s->KW; }
+static int64_t kg_of(const sinter_k_conv_shape_t *s) {
+  return s->C / s->group * s->KH * s->KW;
+}
+
+/* Most im2col columns the transposed plan takes (and a pack_cols call). */
+enum { T_MAX = 64 };
+
+/* The transposed plan: few output positions that waste many vector lanes,
+ * and enough output channels per group to fill them instead. */
+static int use_transposed(const sinter_k_conv_shape_t *s) {
+  int64_t ohw = s->OH * s->OW, mg = s->M / s->group;
+  return !is_depthwise(s) && ohw <= T_MAX && ohw * 100 < 85 * 16 * gk_cdiv(ohw, 16) && mg >= 32;
+}
+static int64_t t_ld(const sinter_k_conv_shape_t *s) {
+  return gk_cdiv(s->OH * s->OW, 8) * 8;
+}
 
 size_t sinter_k_conv2d_f32_packed_size(const sinter_k_conv_shape_t *s) {
   if (is_depthwise(s)) return (size_t)s->C * (size_t)(s->KH * s->KW) * sizeof(float);
+  if (use_transposed(s))
+    return (size_t)s->group * sinter_k_gemm_f32_packed_size(kg_of(s), s->M / s->group);
   return (size_t)s->group * (size_t)m_panels(s) * (size_t)kg_of(s) * GK_MR * sizeof(float);
 }
 
@@ -31,6 +52,12 @@ void sinter_k_conv2d_f32_pack(const sinter_k_conv_shape_t *s, const float *w, fl
     return;
   }
   int64_t mg = s->M / s->group, kg = kg_of(s), npm = m_panels(s);
+  if (use_transposed(s)) {
+    size_t per_group = sinter_k_gemm_f32_packed_size(kg, mg) / sizeof(float);
+    for (int64_t g = 0; g < s->group; g++)
+      sinter_k_gemm_f32_pack_b(kg, mg, w + g * mg * kg, 1, kg, 1.0f, packed + g * per_group);
+    return;
+  }
   for (int64_t g = 0; g < s->group; g++)
     for (int64_t i = 0; i < npm; i++) {
       float *d = packed + (g * npm + i) * kg * GK_MR;
@@ -43,8 +70,8 @@ void sinter_k_conv2d_f32_pack(const sinter_k_conv_shape_t *s, const float *w, fl
 }
 
 size_t sinter_k_conv2d_f32_scratch_size(const sinter_k_conv_shape_t *s) {
-  (void)s;
-  return 0;
+  if (!use_transposed(s)) return 0;
+  return (size_t)kg_of(s) * (size_t)t_ld(s) * sizeof(float); /* one group's im2col */
 }
 
 /* ---- depthwise ------------------------------------------------------------------------- */
@@ -133,13 +160,35 @@ typedef struct dw_plan_s {
 static int dw_plan(const sinter_k_conv_shape_t *s, dw_plan_t *p) {
   p->pw = s->W + s->pad_l + s->pad_r;
   p->slack = 32 * s->stride_w + (s->KW - 1) * s->dil_w + 16;
-  p->opitch = s->stride_h == 1 && s->stride_w == 1 ? p->pw : gk_cdiv(s->OW, 16) * 16;
+  /* Row by row, each row's last vector spills into the next row's space,
+   * which that row then overwrites, so the band's output is contiguous. */
+  p->opitch = s->stride_h == 1 && s->stride_w == 1 ? p->pw : s->OW;
   int64_t span = (s->KH - 1) * s->dil_h + 1;
   if (p->pw > DW_IN || s->stride_h > DW_IN) return 0;
   int64_t by_in = ((DW_IN - p->slack) / p->pw - span) / s->stride_h + 1;
   int64_t by_out = (DW_OUT - 16) / p->opitch;
   p->rows = gk_min(gk_min(by_in, by_out), s->OH);
   return p->rows >= 1 && span * p->pw + p->slack <= DW_IN;
+}
+
+/* memset/memcpy for the short runs of the band build: fixed-size pieces
+ * compile to plain moves, where libc calls would dominate on 7x7 images. */
+static inline void copy_floats(float *restrict d, const float *restrict x, int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) memcpy(d + i, x + i, 64);
+  if (n - i >= 8) memcpy(d + i, x + i, 32), i += 8;
+  if (n - i >= 4) memcpy(d + i, x + i, 16), i += 4;
+  if (n - i >= 2) memcpy(d + i, x + i, 8), i += 2;
+  if (n - i >= 1) d[i] = x[i];
+}
+static inline void zero_floats(float *d, int64_t n) {
+  static const float zeros[16];
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) memcpy(d + i, zeros, 64);
+  if (n - i >= 8) memcpy(d + i, zeros, 32), i += 8;
+  if (n - i >= 4) memcpy(d + i, zeros, 16), i += 4;
+  if (n - i >= 2) memcpy(d + i, zeros, 8), i += 2;
+  if (n - i >= 1) d[i] = 0.0f;
 }
 
 /* The kernel window comes in as arguments so dw_channel_vec can pass the
@@ -164,12 +213,12 @@ static inline __attribute__((always_inline)) void dw_channel_vec_impl(
       float *d = in + r * PW;
       int64_t iy = oy0 * sh - s->pad_t + r;
       if (iy < 0 || iy >= H) {
-        memset(d, 0, (size_t)PW * sizeof(float));
+        zero_floats(d, PW);
         continue;
       }
-      memset(d, 0, (size_t)s->pad_l * sizeof(float));
-      memcpy(d + s->pad_l, xc + iy * W, (size_t)W * sizeof(float));
-      memset(d + s->pad_l + W, 0, (size_t)s->pad_r * sizeof(float));
+      zero_floats(d, s->pad_l);
+      copy_floats(d + s->pad_l, xc + iy * W, W);
+      zero_floats(d + s->pad_l + W, s->pad_r);
     }
     memset(in + rows_in * PW, 0, (size_t)pl->slack * sizeof(float));
     if (sh == 1 && sw == 1) {
@@ -200,8 +249,8 @@ static inline __attribute__((always_inline)) void dw_channel_vec_impl(
                 gk_v16f lo, hi;
                 GK_LOAD(lo, src);
                 GK_LOAD(hi, src + 16);
-                xv = __builtin_shufflevector(lo, hi, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22,
-                                             24, 26, 28, 30);
+                xv = __builtin_shufflevector(lo, hi, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24,
+                                             26, 28, 30);
               } else {
                 for (int l = 0; l < 16; l++) xv[l] = src[l * sw];
               }
@@ -210,13 +259,15 @@ static inline __attribute__((always_inline)) void dw_channel_vec_impl(
           memcpy(out + r * opitch + ox, &acc, sizeof acc);
         }
     }
-    for (int64_t r = 0; r < nr; r++) {
+    /* with opitch == OW the band is one run of nr * OW outputs */
+    int64_t runs = opitch == OW ? 1 : nr, len = opitch == OW ? nr * OW : OW;
+    for (int64_t r = 0; r < runs; r++) {
       float *o = out + r * opitch;
       if (zc) {
         const float *zr = zc + (oy0 + r) * OW;
-        for (int64_t ox = 0; ox < OW; ox++) o[ox] += zr[ox];
+        for (int64_t ox = 0; ox < len; ox++) o[ox] += zr[ox];
       }
-      gk_act_row(yc + (oy0 + r) * OW, o, OW, 0.0f, act, p0, p1);
+      gk_act_row(yc + (oy0 + r) * OW, o, len, 0.0f, act, p0, p1);
     }
   }
 }
@@ -258,22 +309,22 @@ typedef struct seg_s {
   int64_t oy, ox, len, j;
 } seg_t;
 
-/* Packs rows [k0, k0 + kc) x columns [n0, n0 + nr) of group g's im2col matrix
- * into dst (k, j) at k * NR + j; columns nr .. 16 * ceil(nr / 16) are zero. */
+/* Packs rows [k0, k0 + kc) x columns [n0, n0 + nr) (nr <= T_MAX) of a
+ * group's im2col matrix into dst (k, j) at k * ld + j; columns nr .. nrv are
+ * zero. */
 static void pack_cols(const sinter_k_conv_shape_t *s, const float *xg, int64_t k0, int64_t kc,
-                      int64_t n0, int64_t nr, float *dst) {
+                      int64_t n0, int64_t nr, float *dst, int64_t ld, int64_t nrv) {
   const int64_t H = s->H, W = s->W, KH = s->KH, KW = s->KW, OW = s->OW;
-  int64_t nrv = gk_cdiv(nr, 16) * 16;
   if (KH == 1 && KW == 1 && s->stride_h == 1 && s->stride_w == 1 && s->pad_t == 0 &&
       s->pad_l == 0 && s->pad_b == 0 && s->pad_r == 0 && H == s->OH && W == OW) {
     for (int64_t k = 0; k < kc; k++) {
-      float *d = dst + k * GK_NR;
+      float *d = dst + k * ld;
       memcpy(d, xg + (k0 + k) * H * W + n0, (size_t)nr * sizeof(float));
       for (int64_t j = nr; j < nrv; j++) d[j] = 0.0f;
     }
     return;
   }
-  seg_t seg[GK_NR];
+  seg_t seg[T_MAX];
   int64_t nseg = 0;
   for (int64_t j = 0; j < nr;) {
     int64_t n = n0 + j, oy = n / OW, ox = n % OW, len = gk_min(nr - j, OW - ox);
@@ -282,7 +333,7 @@ static void pack_cols(const sinter_k_conv_shape_t *s, const float *xg, int64_t k
   }
   int64_t c = k0 / (KH * KW), kh = k0 / KW % KH, kw = k0 % KW;
   for (int64_t k = 0; k < kc; k++) {
-    float *d = dst + k * GK_NR;
+    float *d = dst + k * ld;
     const float *xc = xg + c * H * W;
     for (int64_t q = 0; q < nseg; q++) {
       const seg_t *sg = &seg[q];
@@ -311,7 +362,7 @@ static void pack_cols(const sinter_k_conv_shape_t *s, const float *xg, int64_t k
     }
   }
   for (int64_t k = 0; k < kc; k++)
-    for (int64_t j = nr; j < nrv; j++) dst[k * GK_NR + j] = 0.0f;
+    for (int64_t j = nr; j < nrv; j++) dst[k * ld + j] = 0.0f;
 }
 
 /* Task t is (group, N panel, M chunk); K runs in increasing KC blocks so every
@@ -338,7 +389,7 @@ static void cg_task(void *vctx, int64_t t0, int64_t t1) {
     const float *xg = c->x + g * cg * s->H * s->W;
     for (int64_t kb = 0; kb < nkb; kb++) {
       int64_t k0 = kb * GK_KC, kc = gk_min(GK_KC, kg - k0);
-      pack_cols(s, xg, k0, kc, n0, nr, bpack);
+      pack_cols(s, xg, k0, kc, n0, nr, bpack, GK_NR, gk_cdiv(nr, 16) * 16);
       for (int64_t i = i_beg; i < i_end; i++) {
         int64_t mr = gk_min(GK_MR, mg - i * GK_MR);
         const float *a = c->wp + (g * npm + i) * kg * GK_MR + k0 * GK_MR;
@@ -348,10 +399,86 @@ static void cg_task(void *vctx, int64_t t0, int64_t t1) {
   }
 }
 
+/* ---- transposed plan ------------------------------------------------------------------- */
+
+typedef struct ct_ctx_s {
+  const sinter_k_conv_shape_t *s;
+  const float *xg, *wpg, *bias, *z; /* this group's */
+  float *y, *col;
+  int32_t act;
+  float p0, p1;
+} ct_ctx_t;
+
+/* Task t packs im2col rows [t * KC, t * KC + KC) into col (ld t_ld). */
+static void ct_pack_task(void *vctx, int64_t t0, int64_t t1) {
+  const ct_ctx_t *c = vctx;
+  int64_t kg = kg_of(c->s), ld = t_ld(c->s), ohw = c->s->OH * c->s->OW;
+  for (int64_t t = t0; t < t1; t++) {
+    int64_t k0 = t * GK_KC, kc = gk_min(GK_KC, kg - k0);
+    pack_cols(c->s, c->xg, k0, kc, 0, ohw, c->col + k0 * ld, ld, ld);
+  }
+}
+
+/* Task t is the weight panel of output channels [t * NR, t * NR + NR): all
+ * positions, 8 at a time, over all of K in one pass, stored transposed. */
+static void ct_task(void *vctx, int64_t t0, int64_t t1) {
+  const ct_ctx_t *c = vctx;
+  const sinter_k_conv_shape_t *s = c->s;
+  _Alignas(64) float tile[GK_MR * GK_NR];
+  const int64_t kg = kg_of(s), ld = t_ld(s), ohw = s->OH * s->OW, mg = s->M / s->group;
+  const int32_t act = c->act;
+  const float p0 = c->p0, p1 = c->p1;
+  for (int64_t p = t0; p < t1; p++) {
+    int64_t j0 = p * GK_NR, nr = gk_min(GK_NR, mg - j0);
+    for (int64_t i0 = 0; i0 < ohw; i0 += GK_MR) {
+      int64_t mr = gk_min(GK_MR, ohw - i0);
+      gk_ukr(mr, nr, kg, c->col + i0, 1, ld, c->wpg + p * kg * GK_NR, tile);
+      for (int64_t j = 0; j < nr; j++) {
+        int64_t m = j0 + j;
+        float b = c->bias ? c->bias[m] : 0.0f;
+        float *yr = c->y + m * ohw + i0;
+        const float *zr = c->z ? c->z + m * ohw + i0 : NULL;
+        for (int64_t r = 0; r < mr; r++) {
+          float v = tile[r * GK_NR + j] + (zr ? zr[r] : 0.0f);
+          yr[r] = sinter_k_act(v + b, act, p0, p1);
+        }
+      }
+    }
+  }
+}
+
+static void conv_transposed(const sinter_k_conv_shape_t *s, const float *x, const float *wp,
+                            const float *bias, const float *z, float *y, float *col, int32_t act,
+                            float p0, float p1, const sinter_art_exec_t *exec) {
+  const int64_t mg = s->M / s->group, cg = s->C / s->group, kg = kg_of(s), ohw = s->OH * s->OW;
+  const size_t per_group = sinter_k_gemm_f32_packed_size(kg, mg) / sizeof(float);
+  const int threaded = exec && exec->num_threads > 1;
+  for (int64_t g = 0; g < s->group; g++) {
+    ct_ctx_t c = {s,
+                  x + g * cg * s->H * s->W,
+                  wp + g * per_group,
+                  bias ? bias + g * mg : NULL,
+                  z ? z + g * mg * ohw : NULL,
+                  y + g * mg * ohw,
+                  col,
+                  act,
+                  p0,
+                  p1};
+    int64_t nkb = gk_cdiv(kg, GK_KC), np = gk_cdiv(mg, GK_NR);
+    if (threaded && nkb > 1)
+      exec->parallel_for(exec, nkb, 1, ct_pack_task, &c);
+    else
+      ct_pack_task(&c, 0, nkb);
+    if (threaded && np > 1)
+      exec->parallel_for(exec, np, 1, ct_task, &c);
+    else
+      ct_task(&c, 0, np);
+  }
+}
+
 void sinter_k_conv2d_f32(const sinter_k_conv_shape_t *s, const float *x, const float *wp,
                          const float *bias, const float *z, float *y, void *scratch, int32_t act,
                          float p0, float p1, const sinter_art_exec_t *exec) {
-  (void)scratch;
   int threaded = exec && exec->num_threads > 1;
   if (s->M <= 0 || s->OH <= 0 || s->OW <= 0) return;
   if (is_depthwise(s)) {
@@ -362,8 +489,12 @@ void sinter_k_conv2d_f32(const sinter_k_conv_shape_t *s, const float *x, const f
       dw_task(&c, 0, s->C);
     return;
   }
-  cg_ctx_t c = {.s = s, .x = x, .wp = wp, .bias = bias, .z = z, .y = y, .act = act, .p0 = p0,
-                .p1 = p1};
+  if (use_transposed(s)) {
+    conv_transposed(s, x, wp, bias, z, y, scratch, act, p0, p1, exec);
+    return;
+  }
+  cg_ctx_t c = {
+      .s = s, .x = x, .wp = wp, .bias = bias, .z = z, .y = y, .act = act, .p0 = p0, .p1 = p1};
   int64_t npm = m_panels(s);
   c.np = gk_cdiv(s->OH * s->OW, GK_NR);
   c.mch = 1;

@@ -58,8 +58,8 @@ static void gemm_task(void *vctx, int64_t t0, int64_t t1) {
           for (int64_t k = 0; k < kc; k++) apack[k * GK_MR + r] = a[r * c->lda + k];
         for (int64_t p = p_beg; p < p_end; p++) {
           int64_t j0 = p * GK_NR, nr = gk_min(GK_NR, c->N - j0);
-          gk_tile(mr, nr, kc, apack, 1, GK_MR, c->Bp + p * c->K * GK_NR + k0 * GK_NR, &c->e, i0,
-                  j0, kb == 0, kb == nkb - 1, tile);
+          gk_tile(mr, nr, kc, apack, 1, GK_MR, c->Bp + p * c->K * GK_NR + k0 * GK_NR, &c->e, i0, j0,
+                  kb == 0, kb == nkb - 1, tile);
         }
       }
     }
@@ -123,9 +123,20 @@ void sinter_k_matmul_f32(int64_t batch, int64_t M, int64_t N, int64_t K, const f
                          int64_t b_batch_stride, int64_t ldb_k, int64_t ldb_n, float *C,
                          int64_t c_batch_stride, int64_t ldc, const sinter_art_exec_t *exec) {
   if (batch <= 0 || M <= 0 || N <= 0) return;
-  matmul_ctx_t c = {.M = M, .N = N, .K = K, .lda = lda, .ldb_k = ldb_k, .ldb_n = ldb_n,
-                    .ldc = ldc, .np = gk_cdiv(N, GK_NR), .a_bs = a_batch_stride,
-                    .b_bs = b_batch_stride, .c_bs = c_batch_stride, .A = A, .B = B, .C = C};
+  matmul_ctx_t c = {.M = M,
+                    .N = N,
+                    .K = K,
+                    .lda = lda,
+                    .ldb_k = ldb_k,
+                    .ldb_n = ldb_n,
+                    .ldc = ldc,
+                    .np = gk_cdiv(N, GK_NR),
+                    .a_bs = a_batch_stride,
+                    .b_bs = b_batch_stride,
+                    .c_bs = c_batch_stride,
+                    .A = A,
+                    .B = B,
+                    .C = C};
   int64_t nt = batch * c.np;
   if (exec && exec->num_threads > 1 && nt > 1)
     exec->parallel_for(exec, nt, 1, matmul_task, &c);
@@ -135,12 +146,10 @@ void sinter_k_matmul_f32(int64_t batch, int64_t M, int64_t N, int64_t K, const f
 
 /* The groundwork's unpacked GEMM, kept for tests/unit/test_kernels_bc.c:
  * C = act(A B + bias) with B row-major (ldb). Not in kernels.h. */
-void sinter_k_gemm_f32(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
-                       const float *B, int64_t ldb, float *C, int64_t ldc, const float *bias,
-                       int32_t act);
-void sinter_k_gemm_f32(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
-                       const float *B, int64_t ldb, float *C, int64_t ldc, const float *bias,
-                       int32_t act) {
+void sinter_k_gemm_f32(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
+                       int64_t ldb, float *C, int64_t ldc, const float *bias, int32_t act);
+void sinter_k_gemm_f32(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
+                       int64_t ldb, float *C, int64_t ldc, const float *bias, int32_t act) {
   sinter_k_matmul_f32(1, M, N, K, A, 0, lda, B, 0, ldb, 1, C, 0, ldc, NULL);
   if (bias == NULL && act == SINTER_K_ACT_NONE) return;
   for (int64_t m = 0; m < M; m++)

@@ -19,35 +19,42 @@ typedef float gk_v16f __attribute__((vector_size(64)));
  * (KC x NR floats, 24 KiB) so it stays in L1 while the A micro-panels stream. */
 enum { GK_MR = 8, GK_NV = 3, GK_NR = GK_NV * 16, GK_KC = 128 };
 
-static inline int64_t gk_min(int64_t a, int64_t b) { return a < b ? a : b; }
-static inline int64_t gk_max(int64_t a, int64_t b) { return a > b ? a : b; }
-static inline int64_t gk_cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+static inline int64_t gk_min(int64_t a, int64_t b) {
+  return a < b ? a : b;
+}
+static inline int64_t gk_max(int64_t a, int64_t b) {
+  return a > b ? a : b;
+}
+static inline int64_t gk_cdiv(int64_t a, int64_t b) {
+  return (a + b - 1) / b;
+}
 
 /* A macro, not a function: GCC warns about a vector return value's ABI when
  * the native build lacks AVX-512. */
-#define GK_SPLAT(x) {x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x}
+#define GK_SPLAT(x) \
+  { x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x }
 #define GK_LOAD(v, p) memcpy(&(v), (p), sizeof(gk_v16f))
 
 /* tile[r * NR + j] = sum_k a[r * a_rs + k * a_ks] * b[k * NR + j] for r < mr,
  * j < 16 * nv: the register-blocked inner loop, one variant per (mr, nv) so
  * edge tiles run no wasted rows and at most 15 wasted columns. */
-#define GK_UKR(MRV, NVV)                                                                  \
+#define GK_UKR(MRV, NVV)                                                                   \
   static void gk_ukr_##MRV##_##NVV(int64_t kc, const float *a, int64_t a_rs, int64_t a_ks, \
                                    const float *b, float *tile) {                          \
-    gk_v16f acc[MRV][NVV];                                                                \
-    for (int r = 0; r < MRV; r++)                                                         \
-      for (int v = 0; v < NVV; v++) acc[r][v] = (gk_v16f){0};                             \
-    for (int64_t k = 0; k < kc; k++) {                                                    \
-      gk_v16f bv[NVV];                                                                    \
-      for (int v = 0; v < NVV; v++) GK_LOAD(bv[v], b + k * GK_NR + 16 * v);              \
-      for (int r = 0; r < MRV; r++) {                                                     \
-        float as = a[r * a_rs + k * a_ks];                                                \
-        gk_v16f av = GK_SPLAT(as);                                                        \
-        for (int v = 0; v < NVV; v++) acc[r][v] += av * bv[v];                            \
-      }                                                                                   \
-    }                                                                                     \
-    for (int r = 0; r < MRV; r++)                                                         \
-      for (int v = 0; v < NVV; v++) memcpy(tile + r * GK_NR + 16 * v, &acc[r][v], 64);    \
+    gk_v16f acc[MRV][NVV];                                                                 \
+    for (int r = 0; r < MRV; r++)                                                          \
+      for (int v = 0; v < NVV; v++) acc[r][v] = (gk_v16f){0};                              \
+    for (int64_t k = 0; k < kc; k++) {                                                     \
+      gk_v16f bv[NVV];                                                                     \
+      for (int v = 0; v < NVV; v++) GK_LOAD(bv[v], b + k * GK_NR + 16 * v);                \
+      for (int r = 0; r < MRV; r++) {                                                      \
+        float as = a[r * a_rs + k * a_ks];                                                 \
+        gk_v16f av = GK_SPLAT(as);                                                         \
+        for (int v = 0; v < NVV; v++) acc[r][v] += av * bv[v];                             \
+      }                                                                                    \
+    }                                                                                      \
+    for (int r = 0; r < MRV; r++)                                                          \
+      for (int v = 0; v < NVV; v++) memcpy(tile + r * GK_NR + 16 * v, &acc[r][v], 64);     \
   }
 
 #define GK_UKR_ROW(MRV) GK_UKR(MRV, 1) GK_UKR(MRV, 2) GK_UKR(MRV, 3)
@@ -67,7 +74,8 @@ typedef void (*gk_ukr_fn)(int64_t, const float *, int64_t, int64_t, const float 
 /* Runs the variant for mr rows (1..MR) and nr columns (1..NR). */
 static inline void gk_ukr(int64_t mr, int64_t nr, int64_t kc, const float *a, int64_t a_rs,
                           int64_t a_ks, const float *b, float *tile) {
-#define GK_ROW(MRV) {gk_ukr_##MRV##_1, gk_ukr_##MRV##_2, gk_ukr_##MRV##_3}
+#define GK_ROW(MRV) \
+  { gk_ukr_##MRV##_1, gk_ukr_##MRV##_2, gk_ukr_##MRV##_3 }
   static const gk_ukr_fn table[GK_MR][GK_NV] = {GK_ROW(1), GK_ROW(2), GK_ROW(3), GK_ROW(4),
                                                 GK_ROW(5), GK_ROW(6), GK_ROW(7), GK_ROW(8)};
 #undef GK_ROW
@@ -81,9 +89,9 @@ static inline void gk_ukr(int64_t mr, int64_t nr, int64_t kc, const float *a, in
 
 /* y[j] = act(x[j] + bias) for j < n, with the switch outside the loops so
  * each case vectorizes even when act is not a compile-time constant. */
-#define GK_ACT_CASE(ACT)                                                              \
-  case ACT:                                                                           \
-    for (int64_t j = 0; j < n; j++) y[j] = sinter_k_act(x[j] + bias, ACT, p0, p1);    \
+#define GK_ACT_CASE(ACT)                                                           \
+  case ACT:                                                                        \
+    for (int64_t j = 0; j < n; j++) y[j] = sinter_k_act(x[j] + bias, ACT, p0, p1); \
     break;
 static inline void gk_act_row(float *restrict y, const float *restrict x, int64_t n, float bias,
                               int32_t act, float p0, float p1) {
@@ -143,10 +151,10 @@ typedef int32_t gk_v16i __attribute__((vector_size(64)));
 
 /* x < lo ? lo : x, elementwise, as bit ops (LLVM turns them into a blend or a
  * max): NaN compares false and passes through, as in sinter_k_act. */
-#define GK_LT_SELECT(x, lo, val)                                                      \
-  do {                                                                                \
-    gk_v16i m_ = (gk_v16i)((x) < (lo));                                               \
-    (x) = (gk_v16f)(((gk_v16i)(x) & ~m_) | ((gk_v16i)(val) & m_));                    \
+#define GK_LT_SELECT(x, lo, val)                                 \
+  do {                                                           \
+    gk_v16i m_ = (gk_v16i)((x) < (lo));                          \
+    (x) = (gk_v16f)(((gk_v16i)(x) & ~m_) | ((gk_v16i)(val)&m_)); \
   } while (0)
 
 /* Whether gk_tile_full can apply act on vectors. */
@@ -214,8 +222,8 @@ static void gk_tile_full(int64_t kc, const float *a, int64_t a_rs, int64_t a_ks,
 
 /* One tile: microkernel and epilogue, in registers when the tile is full. */
 static inline void gk_tile(int64_t mr, int64_t nr, int64_t kc, const float *a, int64_t a_rs,
-                           int64_t a_ks, const float *b, const gk_epi_t *e, int64_t i0,
-                           int64_t j0, int first, int last, float *tile) {
+                           int64_t a_ks, const float *b, const gk_epi_t *e, int64_t i0, int64_t j0,
+                           int first, int last, float *tile) {
   if (mr == GK_MR && nr == GK_NR && gk_act_is_simple(e->act)) {
     gk_tile_full(kc, a, a_rs, a_ks, b, e, i0, j0, first, last);
     return;

@@ -18,38 +18,40 @@ typedef int32_t km_v16i __attribute__((vector_size(64)));
  * the warning is off for the files including this header, and functions take
  * vector arguments by pointer (the macros below wrap them). */
 #pragma GCC diagnostic ignored "-Wpsabi"
+/* Always inlined too: GCC's clones (.constprop, .part) would warn again. */
+#define KM_INLINE static inline __attribute__((always_inline))
 
 /* Unaligned loads and stores: memcpy compiles to one vector move. */
-static inline km_v16f km_load(const float *p) {
+KM_INLINE km_v16f km_load(const float *p) {
   km_v16f v;
   memcpy(&v, p, sizeof v);
   return v;
 }
 
-static inline km_v16f km_splat(float x) {
+KM_INLINE km_v16f km_splat(float x) {
   return (km_v16f){x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x};
 }
 
 /* The first n (< 16) floats of p, the other lanes set to fill. */
-static inline km_v16f km_load_part(const float *p, int64_t n, float fill) {
+KM_INLINE km_v16f km_load_part(const float *p, int64_t n, float fill) {
   float buf[16];
   for (int i = 0; i < 16; i++) buf[i] = i < n ? p[i] : fill;
   return km_load(buf);
 }
 
-static inline void km_store_part_p(float *p, const km_v16f *v, int64_t n) {
+KM_INLINE void km_store_part_p(float *p, const km_v16f *v, int64_t n) {
   float buf[16];
   memcpy(buf, v, sizeof buf);
   for (int64_t i = 0; i < n; i++) p[i] = buf[i];
 }
 
 /* Lane-wise select: m is all-ones (from a vector compare) where a is wanted. */
-static inline km_v16f km_select_p(const km_v16i *m, const km_v16f *a, const km_v16f *b) {
+KM_INLINE km_v16f km_select_p(const km_v16i *m, const km_v16f *a, const km_v16f *b) {
   return (km_v16f)((*m & (km_v16i)*a) | (~*m & (km_v16i)*b));
 }
 
 /* Horizontal sum in double, in a fixed pairwise order. */
-static inline double km_hsum_p(const km_v16f *v) {
+KM_INLINE double km_hsum_p(const km_v16f *v) {
   float l[16];
   memcpy(l, v, sizeof l);
   double s[8];
@@ -59,7 +61,7 @@ static inline double km_hsum_p(const km_v16f *v) {
 }
 
 /* Horizontal sum in float, pairwise (cheaper, for short dot products). */
-static inline float km_hsum_f_p(const km_v16f *v) {
+KM_INLINE float km_hsum_f_p(const km_v16f *v) {
   float l[16];
   memcpy(l, v, sizeof l);
   for (int i = 0; i < 8; i++) l[i] += l[i + 8];
@@ -67,7 +69,7 @@ static inline float km_hsum_f_p(const km_v16f *v) {
   return (l[0] + l[2]) + (l[1] + l[3]);
 }
 
-static inline float km_hmax_p(const km_v16f *v) {
+KM_INLINE float km_hmax_p(const km_v16f *v) {
   float l[16];
   memcpy(l, v, sizeof l);
   float m = l[0];
@@ -82,7 +84,7 @@ static inline float km_hmax_p(const km_v16f *v) {
  * against exp in double: at most 2 ulp on [-104, 88.7] (tests check this).
  * NaN gives NaN, -inf gives 0, +inf gives inf. n is taken from the bits of
  * x log2(e) + 1.5*2^23, avoiding a float-to-int conversion of NaN. */
-static inline km_v16f km_exp_p(const km_v16f *px) {
+KM_INLINE km_v16f km_exp_p(const km_v16f *px) {
   const km_v16f lo = km_splat(-110.0f), hi = km_splat(89.0f);
   km_v16f x = *px;
   km_v16i below = x < lo, above = x > hi;
@@ -147,14 +149,14 @@ static inline km_v16f km_exp_p(const km_v16f *px) {
 
 /* exp of one float through the vector code, so scalar tails round exactly
  * as vector bodies do. */
-static inline float km_expf(float x) {
+KM_INLINE float km_expf(float x) {
   km_v16f v = km_splat(x);
   return km_exp_p(&v)[0];
 }
 
 /* Runs fn over [0, n) on exec's pool when it has more than one thread and
  * there is more than one grain of work, else inline on this thread. */
-static inline void km_run(const sinter_art_exec_t *exec, int64_t n, int64_t grain,
+KM_INLINE void km_run(const sinter_art_exec_t *exec, int64_t n, int64_t grain,
                           sinter_art_task_fn fn, void *ctx) {
   if (n <= 0) return;
   if (grain < 1) grain = 1;
@@ -165,7 +167,7 @@ static inline void km_run(const sinter_art_exec_t *exec, int64_t n, int64_t grai
 }
 
 /* A grain for n units of work_per_unit elements each: about 32K elements. */
-static inline int64_t km_grain(int64_t work_per_unit) {
+KM_INLINE int64_t km_grain(int64_t work_per_unit) {
   if (work_per_unit < 1) work_per_unit = 1;
   int64_t g = ((int64_t)1 << 15) / work_per_unit;
   return g < 1 ? 1 : g;

@@ -9,9 +9,6 @@
 #include "kernels.h"
 #include "misc_impl.h"
 
-/* Output columns per pass of the tap loops (their accumulators stay in L1). */
-enum { COLS = 512 };
-
 /* Range [lo, hi) of taps j < k with 0 <= start + j * d < in. */
 static inline void tap_range(int64_t start, int64_t k, int64_t d, int64_t in, int64_t *lo,
                              int64_t *hi) {
@@ -41,10 +38,30 @@ typedef struct pool_ctx_s {
   void *y;
 } pool_ctx_t;
 
+/* The maxima of output columns [cb, cb + N) of one row, taps in (kh, kw)
+ * order; with N = 16 the loops over i become single vector operations. */
+#define MAX_BLOCK(T, N)                                                    \
+  do {                                                                     \
+    T acc[16];                                                             \
+    const T *x0 = xb + (sh + h0 * s->dil_h) * s->W;                        \
+    for (int64_t i = 0; i < (N); i++) acc[i] = x0[i * sw];                 \
+    for (int64_t kh = h0; kh < h1; kh++) {                                 \
+      const T *xr = xb + (sh + kh * s->dil_h) * s->W;                      \
+      for (int64_t kw = kh == h0 ? 1 : 0; kw < s->KW; kw++) {              \
+        const T *xt = xr + kw * dw;                                        \
+        for (int64_t i = 0; i < (N); i++) {                                \
+          T v = xt[i * sw];                                                \
+          acc[i] = v > acc[i] ? v : acc[i];                                \
+        }                                                                  \
+      }                                                                    \
+    }                                                                      \
+    for (int64_t i = 0; i < (N); i++) yr[cb + i] = acc[i];                 \
+  } while (0)
+
 /* Max pooling for element type T: the first tap in (kh, kw) order, then any
  * strictly greater one, as the interpreter does; an all-padding window gives
  * EMPTY. Tasks are output rows (c, oh). */
-#define DEFINE_MAXPOOL(NAME, T, EMPTY)                                                       \
+#define DEFINE_MAXPOOL(NAME, T, EMPTY, VBLOCK)                                                       \
   static void NAME##_rows(const sinter_k_pool_shape_t *s, const T *x, T *y, int64_t rb,      \
                           int64_t re) {                                                      \
     int64_t ow0, ow1;                                                                        \
@@ -76,27 +93,19 @@ typedef struct pool_ctx_s {
         yr[ow] = best;                                                                       \
       }                                                                                      \
       if (h1 <= h0) continue;                                                                \
-      /* Interior columns: every kw tap is in range; vectorized over ow. */                  \
-      for (int64_t cb = ow0; cb < ow1; cb += COLS) {                                         \
-        int64_t n = ow1 - cb < COLS ? ow1 - cb : COLS;                                       \
-        T *acc = yr + cb;                                                                    \
-        for (int64_t kh = h0; kh < h1; kh++) {                                               \
-          const T *xr = xc + (sh + kh * s->dil_h) * s->W + cb * sw - s->pad_l;               \
-          for (int64_t kw = 0; kw < s->KW; kw++) {                                           \
-            const T *xt = xr + kw * dw;                                                      \
-            if (kh == h0 && kw == 0) {                                                       \
-              for (int64_t i = 0; i < n; i++) acc[i] = xt[i * sw];                           \
-            } else {                                                                         \
-              for (int64_t i = 0; i < n; i++) {                                              \
-                T v = xt[i * sw];                                                            \
-                acc[i] = v > acc[i] ? v : acc[i];                                            \
-              }                                                                              \
-            }                                                                                \
-          }                                                                                  \
-        }                                                                                    \
-      }                                                                                      \
-    }                                                                                        \
-  }                                                                                          \
+      /* Interior columns, 16 at a time: every kw tap is in range, and the 16       \
+       * maxima stay in registers across the taps. */                              \
+      for (int64_t cb = ow0; cb < ow1; cb += 16) {                                   \
+        /* A short last block overlaps the previous one (same values again). */      \
+        if (ow1 - cb < 16 && ow1 - ow0 >= 16) cb = ow1 - 16;                         \
+        int64_t n = ow1 - cb < 16 ? ow1 - cb : 16;                                   \
+        const T *xb = xc + cb * sw - s->pad_l;                                       \
+        if (n == 16 && VBLOCK(s, xb, sh, h0, h1, yr + cb))                           \
+          continue;                                                                  \
+        MAX_BLOCK(T, n);                                                             \
+      }                                                                              \
+    }                                                                                \
+  }                                                                                  \
   static void NAME##_task(void *ctx, int64_t rb, int64_t re) {                               \
     const pool_ctx_t *c = ctx;                                                               \
     NAME##_rows(c->s, c->x, c->y, rb, re);                                                   \
@@ -112,9 +121,45 @@ typedef struct pool_ctx_s {
     km_run(exec, rows, km_grain(s->OW * s->KH * s->KW), NAME##_task, &c);                    \
   }
 
-DEFINE_MAXPOOL(sinter_k_maxpool2d_f32, float, -INFINITY)
-DEFINE_MAXPOOL(sinter_k_maxpool2d_u8, uint8_t, 0)
-DEFINE_MAXPOOL(sinter_k_maxpool2d_i8, int8_t, INT8_MIN)
+/* 16 floats at p[0], p[s], ... p[15 s]. Stride 2 (the common pooling and
+ * downsampling stride) reads p[0..30] as two vectors and keeps the even
+ * elements, never reading past p[30]. */
+KM_INLINE km_v16f load_strided(const float *p, int64_t s) {
+  if (s == 1) return km_load(p);
+  if (s == 2) {
+    km_v16f a = km_load(p), b = km_load(p + 15);
+#if defined(__clang__)
+    return __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 17, 19, 21, 23, 25, 27, 29,
+                                   31);
+#else
+    return __builtin_shuffle(a, b,
+                             (km_v16i){0, 2, 4, 6, 8, 10, 12, 14, 17, 19, 21, 23, 25, 27, 29, 31});
+#endif
+  }
+  float buf[16];
+  for (int i = 0; i < 16; i++) buf[i] = p[i * s];
+  return km_load(buf);
+}
+
+/* 16 f32 maxima in a register across the taps; returns 1 (done). */
+static inline int max_block_f32(const sinter_k_pool_shape_t *s, const float *xb, int64_t sh,
+                                int64_t h0, int64_t h1, float *y) {
+  km_v16f acc = load_strided(xb + (sh + h0 * s->dil_h) * s->W, s->stride_w);
+  for (int64_t kh = h0; kh < h1; kh++) {
+    const float *xr = xb + (sh + kh * s->dil_h) * s->W;
+    for (int64_t kw = kh == h0 ? 1 : 0; kw < s->KW; kw++)
+      acc = km_max(acc, load_strided(xr + kw * s->dil_w, s->stride_w));
+  }
+  km_store(y, acc);
+  return 1;
+}
+
+/* The 8-bit forms use the generic block (their loops vectorize as they are). */
+#define NO_VBLOCK(s, xb, sh, h0, h1, y) 0
+
+DEFINE_MAXPOOL(sinter_k_maxpool2d_f32, float, -INFINITY, max_block_f32)
+DEFINE_MAXPOOL(sinter_k_maxpool2d_u8, uint8_t, 0, NO_VBLOCK)
+DEFINE_MAXPOOL(sinter_k_maxpool2d_i8, int8_t, INT8_MIN, NO_VBLOCK)
 
 /* Taps of one dim counted for count_include_pad: those below in + pad_end
  * (padding counts, the ceil_mode overhang past it does not). */
@@ -123,6 +168,20 @@ static inline int64_t taps_padded(int64_t start, int64_t k, int64_t d, int64_t l
   int64_t n = (limit - 1 - start) / d + 1;
   return n < k ? n : k;
 }
+
+#define AVG_BLOCK(N)                                                       \
+  do {                                                                     \
+    float acc[16];                                                         \
+    for (int64_t i = 0; i < (N); i++) acc[i] = 0.0f;                       \
+    for (int64_t kh = h0; kh < h1; kh++) {                                 \
+      const float *xr = xb + (sh + kh * s->dil_h) * s->W;                  \
+      for (int64_t kw = 0; kw < s->KW; kw++) {                             \
+        const float *xt = xr + kw * dw;                                    \
+        for (int64_t i = 0; i < (N); i++) acc[i] += xt[i * sw];            \
+      }                                                                    \
+    }                                                                      \
+    for (int64_t i = 0; i < (N); i++) yr[cb + i] = acc[i] / div;           \
+  } while (0)
 
 /* Average pooling: sums in f32 in (kh, kw) order, divided by the count. */
 static void avgpool_rows(const sinter_k_pool_shape_t *s, const float *x, float *y, int64_t rb,
@@ -156,20 +215,23 @@ static void avgpool_rows(const sinter_k_pool_shape_t *s, const float *x, float *
       yr[ow] = cnt > 0 ? acc / (float)cnt : 0.0f;
     }
     if (h1 <= h0) continue;
-    /* Interior columns all count KW taps (padding or not, they are real). */
+    /* Interior columns all count KW taps (padding or not, they are real), 16 at
+     * a time with the sums in registers. */
     float div = (float)(cnt_h * s->KW);
-    for (int64_t cb = ow0; cb < ow1; cb += COLS) {
-      int64_t n = ow1 - cb < COLS ? ow1 - cb : COLS;
-      float *acc = yr + cb;
-      for (int64_t i = 0; i < n; i++) acc[i] = 0.0f;
-      for (int64_t kh = h0; kh < h1; kh++) {
-        const float *xr = xc + (sh + kh * s->dil_h) * s->W + cb * sw - s->pad_l;
-        for (int64_t kw = 0; kw < s->KW; kw++) {
-          const float *xt = xr + kw * dw;
-          for (int64_t i = 0; i < n; i++) acc[i] += xt[i * sw];
+    for (int64_t cb = ow0; cb < ow1; cb += 16) {
+      if (ow1 - cb < 16 && ow1 - ow0 >= 16) cb = ow1 - 16; /* overlap, as in max pooling */
+      int64_t n = ow1 - cb < 16 ? ow1 - cb : 16;
+      const float *xb = xc + cb * sw - s->pad_l;
+      if (n == 16) {
+        km_v16f acc = km_splat(0.0f);
+        for (int64_t kh = h0; kh < h1; kh++) {
+          const float *xr = xb + (sh + kh * s->dil_h) * s->W;
+          for (int64_t kw = 0; kw < s->KW; kw++) acc += load_strided(xr + kw * dw, sw);
         }
+        km_store(yr + cb, acc / km_splat(div));
+      } else {
+        AVG_BLOCK(n);
       }
-      for (int64_t i = 0; i < n; i++) acc[i] = acc[i] / div;
     }
   }
 }

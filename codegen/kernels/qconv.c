@@ -107,42 +107,82 @@ typedef struct qconv_ctx_s {
   int64_t OS, nrb;
 } qconv_ctx_t;
 
-/* Fills column panels [begin, end) for group c->g: pixel p, k = (ci, kh, kw)
- * goes to col[(p / 16) * kg * 64 + (k / 4) * 64 + (p % 16) * 4 + k % 4];
- * padding reads the zero point. */
+/* One im2col row: k = (ci, kh, kw) of group c->g at output row oh, output
+ * columns [ow0, ow0 + n), as u8 (padding reads the zero point; k >= kt, the
+ * tail of the last group, reads 0). */
+static void im2col_row(const qconv_ctx_t *c, int64_t k, int64_t oh, int64_t ow0, int64_t n,
+                       uint8_t *r) {
+  const sinter_k_conv_shape_t *s = c->s;
+  if (k >= c->h.kt) {
+    memset(r, 0, (size_t)n);
+    return;
+  }
+  int64_t taps = s->KH * s->KW, ci = k / taps, kh = k / s->KW % s->KH, kw = k % s->KW;
+  int64_t ih = oh * s->stride_h - s->pad_t + kh * s->dil_h;
+  if (ih < 0 || ih >= s->H) {
+    memset(r, c->xz8, (size_t)n);
+    return;
+  }
+  const uint8_t *xr = c->x + ((c->g * (s->C / s->group) + ci) * s->H + ih) * s->W;
+  int64_t off = kw * s->dil_w - s->pad_l, sw = s->stride_w;
+  /* valid q: 0 <= (ow0 + q) * sw + off < W */
+  int64_t qa = 0, qb = n;
+  while (qa < n && (ow0 + qa) * sw + off < 0) qa++;
+  while (qb > qa && (ow0 + qb - 1) * sw + off >= s->W) qb--;
+  memset(r, c->xz8, (size_t)qa);
+  const uint8_t *xs = xr + ow0 * sw + off;
+  uint8_t xo = c->xor8;
+  if (sw == 1)
+    for (int64_t q = qa; q < qb; q++) r[q] = xs[q] ^ xo;
+  else
+    for (int64_t q = qa; q < qb; q++) r[q] = xs[q * sw] ^ xo;
+  memset(r + qb, c->xz8, (size_t)(n - qb));
+}
+
+/* Fills k groups [begin, end) of every column panel for group c->g: pixel p
+ * and k go to col[(p / 16) * kg * 64 + (k / 4) * 64 + (p % 16) * 4 + k % 4].
+ * Four im2col rows are interleaved into 4-byte words, one per pixel, stored
+ * in runs that stay inside one panel so the loops vectorize. */
 static void im2col_task(void *vc, int64_t begin, int64_t end) {
   const qconv_ctx_t *c = vc;
   const sinter_k_conv_shape_t *s = c->s;
-  int64_t kg = c->h.kg, kt = c->h.kt, cg = s->C / s->group, H = s->H, W = s->W;
+  enum { CH = 256 };
+  uint8_t rows[4][CH];
+  int64_t kg = c->h.kg, OW = s->OW;
+  for (int64_t g = begin; g < end; g++) {
+    for (int64_t oh = 0; oh < s->OH; oh++) {
+      for (int64_t ow0 = 0; ow0 < OW; ow0 += CH) {
+        int64_t n = qmin64(CH, OW - ow0);
+        for (int i = 0; i < 4; i++) im2col_row(c, g * 4 + i, oh, ow0, n, rows[i]);
+        for (int64_t q0 = 0; q0 < n;) {
+          int64_t p = oh * OW + ow0 + q0, run = qmin64(n - q0, 16 - p % 16);
+          uint8_t *d = c->col + (p / 16) * kg * 64 + g * 64 + (p % 16) * 4;
+          for (int64_t q = 0; q < run; q++) {
+            uint32_t v = (uint32_t)rows[0][q0 + q] | (uint32_t)rows[1][q0 + q] << 8 |
+                         (uint32_t)rows[2][q0 + q] << 16 | (uint32_t)rows[3][q0 + q] << 24;
+            memcpy(d + q * 4, &v, 4);
+          }
+          q0 += run;
+        }
+      }
+    }
+    /* Pixels past OS in the last panel: zeros, so no garbage reaches a sum. */
+    int64_t OS = c->OS, pp = qround_up(OS, 16);
+    for (int64_t p = OS; p < pp; p++)
+      memset(c->col + (p / 16) * kg * 64 + g * 64 + (p % 16) * 4, 0, 4);
+  }
+}
+
+/* Per-pixel sums of the im2col bytes over the kt real k, for nonzero weight zero points. */
+static void colsum_task(void *vc, int64_t begin, int64_t end) {
+  const qconv_ctx_t *c = vc;
+  int64_t kg = c->h.kg, kt = c->h.kt;
   for (int64_t pn = begin; pn < end; pn++) {
-    uint8_t *pan = c->col + pn * kg * 64;
-    int64_t p0 = pn * 16, np = qmin64(16, c->OS - p0);
-    int64_t ih0[16], iw0[16];
-    for (int64_t q = 0; q < np; q++) {
-      int64_t oh = (p0 + q) / s->OW, ow = (p0 + q) % s->OW;
-      ih0[q] = oh * s->stride_h - s->pad_t;
-      iw0[q] = ow * s->stride_w - s->pad_l;
-    }
-    for (int64_t q = np; q < 16; q++) ih0[q] = iw0[q] = 0;
-    for (int64_t k = 0; k < kt; k++) {
-      int64_t ci = k / (s->KH * s->KW), kh = k / s->KW % s->KH, kw = k % s->KW;
-      const uint8_t *xc = c->x + (c->g * cg + ci) * H * W;
-      uint8_t *d = pan + (k / 4) * 64 + k % 4;
-      for (int64_t q = 0; q < np; q++) {
-        int64_t ih = ih0[q] + kh * s->dil_h, iw = iw0[q] + kw * s->dil_w;
-        int ok = ih >= 0 && ih < H && iw >= 0 && iw < W;
-        d[q * 4] = ok ? (uint8_t)(xc[ih * W + iw] ^ c->xor8) : c->xz8;
-      }
-      for (int64_t q = np; q < 16; q++) d[q * 4] = 0;
-    }
-    for (int64_t k = kt; k < kg * 4; k++)
-      for (int64_t q = 0; q < 16; q++) pan[(k / 4) * 64 + q * 4 + k % 4] = 0;
-    if (c->has_wzp) {
-      for (int64_t q = 0; q < 16; q++) {
-        uint32_t sum = 0;
-        for (int64_t k = 0; k < kt; k++) sum += pan[(k / 4) * 64 + q * 4 + k % 4];
-        c->colsum[p0 + q] = (int32_t)sum;
-      }
+    const uint8_t *pan = c->col + pn * kg * 64;
+    for (int64_t q = 0; q < 16; q++) {
+      uint32_t sum = 0;
+      for (int64_t k = 0; k < kt; k++) sum += pan[(k / 4) * 64 + q * 4 + k % 4];
+      c->colsum[pn * 16 + q] = (int32_t)sum;
     }
   }
 }
@@ -224,8 +264,10 @@ static void dw_task(void *vc, int64_t begin, int64_t end) {
           }
         }
         uint8_t *yr = c->y + (m * s->OH + oh) * OW + ow0;
-        for (int64_t q = 0; q < n; q++)
-          yr[q] = (uint8_t)qrequant((int32_t)acc[q], c->mult[m], c->yzp, c->lo, c->hi);
+        /* Locals: stores to bytes could alias the context, blocking vectorization. */
+        float mm = c->mult[m];
+        int32_t yzp = c->yzp, lo = c->lo, hi = c->hi;
+        for (int64_t q = 0; q < n; q++) yr[q] = (uint8_t)qrequant((int32_t)acc[q], mm, yzp, lo, hi);
       }
     }
   }
@@ -282,15 +324,15 @@ static void run(qconv_ctx_t *c, sinter_art_task_fn gemm_task, const sinter_art_e
   }
   int64_t npan = (c->OS + 15) / 16, ntiles = c->nrb * ((c->OS + QNR - 1) / QNR);
   for (c->g = 0; c->g < c->h.group; c->g++) {
-    par(exec, npan, im2col_task, c);
+    par(exec, c->h.kg, im2col_task, c);
+    if (c->has_wzp) par(exec, npan, colsum_task, c);
     par(exec, ntiles, gemm_task, c);
   }
 }
 
-void sinter_k_qconv2d(const sinter_k_conv_shape_t *s, const void *x, int32_t x_signed,
-                      int32_t x_zp, const void *wp, const float *mult, int32_t y_zp, int32_t qmin,
-                      int32_t qmax, void *y, int32_t y_signed, void *scratch,
-                      const sinter_art_exec_t *exec) {
+void sinter_k_qconv2d(const sinter_k_conv_shape_t *s, const void *x, int32_t x_signed, int32_t x_zp,
+                      const void *wp, const float *mult, int32_t y_zp, int32_t qmin, int32_t qmax,
+                      void *y, int32_t y_signed, void *scratch, const sinter_art_exec_t *exec) {
   (void)y_signed; /* qmin/qmax carry the range; the low byte is the value */
   qconv_ctx_t c;
   init_ctx(&c, s, x, x_signed, x_zp, wp, mult, y_zp, qmin, qmax, y, scratch);
@@ -314,8 +356,8 @@ static QVNNI_TARGET void vnni_task(void *vc, int64_t begin, int64_t end) {
 
 QVNNI_TARGET void sinter_k_qconv2d_vnni(const sinter_k_conv_shape_t *s, const void *x,
                                         int32_t x_signed, int32_t x_zp, const void *wp,
-                                        const float *mult, int32_t y_zp, int32_t qmin,
-                                        int32_t qmax, void *y, int32_t y_signed, void *scratch,
+                                        const float *mult, int32_t y_zp, int32_t qmin, int32_t qmax,
+                                        void *y, int32_t y_signed, void *scratch,
                                         const sinter_art_exec_t *exec) {
   (void)y_signed;
   qconv_ctx_t c;

@@ -31,8 +31,8 @@ size_t sinter_k_qgemm_packed_size(int64_t K, int64_t N) {
  * point of a seen as u8 (i8 a is read XOR 0x80, i.e. plus 128), so that
  * acc = sum_k a_u b + corr[j] - bzp[j] * sum_k a_u, all wrapping. */
 void sinter_k_qgemm_pack_b(int64_t K, int64_t N, const int8_t *b, int64_t ldb_k, int64_t ldb_n,
-                           const int32_t *b_zp, const int32_t *bias, int32_t a_zp,
-                           int32_t a_signed, void *packed) {
+                           const int32_t *b_zp, const int32_t *bias, int32_t a_zp, int32_t a_signed,
+                           void *packed) {
   qgemm_hdr_t h;
   memset(&h, 0, sizeof(h));
   h.K = K;
@@ -259,7 +259,7 @@ int sinter_k_amx_available(void) {
  * 64 u8, from a zero-padded stack copy, i8 XORed to u8), B tile tmm5 (16
  * groups x 16 columns x 4 s8 = one 64-k slice of a packed panel, which is
  * exactly the VNNI layout, stride 64 bytes). */
-#define QAMX_TARGET                                                                          \
+#define QAMX_TARGET \
   __attribute__((target("amx-tile,amx-int8,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
 
 typedef struct amx_cfg_s {
@@ -338,7 +338,8 @@ static QAMX_TARGET void amx_row_block(const qgemm_ctx_t *c, int64_t rb, uint8_t 
       __mmask16 k = n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1);
       __m512 m = _mm512_maskz_loadu_ps(k, c->mult + j);
       __m512d mlo = _mm512_cvtps_pd(_mm512_castps512_ps256(m));
-      __m512d mhi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(m), 1)));
+      __m512d mhi =
+          _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(m), 1)));
       __m512i corr = _mm512_loadu_si512(c->corr + j), bz = _mm512_loadu_si512(c->bzp + j);
       for (int64_t i = 0; i < mr; i++) {
         __m512i v = _mm512_add_epi32(_mm512_loadu_si512(cbuf + i * 64 + 16 * cc), corr);
@@ -368,9 +369,8 @@ static QAMX_TARGET void amx_task(void *vc, int64_t begin, int64_t end) {
 
 QAMX_TARGET void sinter_k_qgemm_amx(int64_t M, int64_t N, int64_t K, const void *a, int64_t lda,
                                     int32_t a_signed, const void *bp, const float *mult,
-                                    int32_t y_zp, int32_t qmin, int32_t qmax, void *y,
-                                    int64_t ldy, int32_t y_signed,
-                                    const sinter_art_exec_t *exec) {
+                                    int32_t y_zp, int32_t qmin, int32_t qmax, void *y, int64_t ldy,
+                                    int32_t y_signed, const sinter_art_exec_t *exec) {
   /* Every AMX CPU has AVX512-VNNI, so that is the fallback when the kernel
    * refuses the tile state. */
   if (!sinter_k_amx_available()) {

@@ -111,20 +111,21 @@ static inline void portable_tile(const qtile_t *t, int mr, int nv, int left) {
 
 /* Calls f(t, mr, nv, left) with mr, nv and left as constants, so the tile's
  * loops unroll and its accumulators stay in registers. */
-#define QTILE_DISPATCH(f, t, mr, nv, left)                   \
-  do {                                                       \
-    switch ((mr) * 8 + (nv) - 1) {                           \
-      QTILE_CASES_MR(f, t, 1, left) QTILE_CASES_MR(f, t, 2, left) \
-      QTILE_CASES_MR(f, t, 3, left) QTILE_CASES_MR(f, t, 4, left) \
-      QTILE_CASES_MR(f, t, 5, left) QTILE_CASES_MR(f, t, 6, left) \
-      default: break;                                        \
-    }                                                        \
+#define QTILE_DISPATCH(f, t, mr, nv, left)                                                      \
+  do {                                                                                          \
+    switch ((mr)*8 + (nv)-1) {                                                                  \
+      QTILE_CASES_MR(f, t, 1, left)                                                             \
+      QTILE_CASES_MR(f, t, 2, left) QTILE_CASES_MR(f, t, 3, left) QTILE_CASES_MR(f, t, 4, left) \
+          QTILE_CASES_MR(f, t, 5, left) QTILE_CASES_MR(f, t, 6, left) default : break;          \
+    }                                                                                           \
   } while (0)
-#define QTILE_CASES_MR(f, t, m, left)                        \
-  case m * 8 + 0: f(t, m, 1, left); break;                   \
-  case m * 8 + 1: f(t, m, 2, left); break;                   \
-  case m * 8 + 2: f(t, m, 3, left); break;                   \
-  case m * 8 + 3: f(t, m, 4, left); break;
+#define QTILE_CASES_MR(f, t, m, left)      \
+  case m * 8 + 0: f(t, m, 1, left); break; \
+  case m * 8 + 1: f(t, m, 2, left); break; \
+  case m * 8 + 2: f(t, m, 3, left); break; \
+  case m * 8 + 3:                          \
+    f(t, m, 4, left);                      \
+    break;
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -132,8 +133,10 @@ static inline void portable_tile(const qtile_t *t, int mr, int nv, int left) {
 #define QVNNI_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
 
 /* Requantizes 16 int32 sums with 16 multipliers and stores `n` (1..16) bytes. */
-static inline __attribute__((always_inline)) QVNNI_TARGET void vnni_store16(
-    __m512i v, __m512d mlo, __m512d mhi, const qtile_t *t, uint8_t *y, int64_t n) {
+static inline __attribute__((always_inline)) QVNNI_TARGET void vnni_store16(__m512i v, __m512d mlo,
+                                                                            __m512d mhi,
+                                                                            const qtile_t *t,
+                                                                            uint8_t *y, int64_t n) {
   __m512d zp = _mm512_set1_pd((double)t->yzp);
   __m512d lo = _mm512_set1_pd((double)t->lo), hi = _mm512_set1_pd((double)t->hi);
   __m512d dl = _mm512_mul_pd(_mm512_cvtepi32_pd(_mm512_castsi512_si256(v)), mlo);
@@ -156,8 +159,7 @@ static inline __attribute__((always_inline)) QVNNI_TARGET void vnni_store16(
 }
 
 static inline __attribute__((always_inline)) QVNNI_TARGET void vnni_tile(const qtile_t *t,
-                                                                         const int mr,
-                                                                         const int nv,
+                                                                         const int mr, const int nv,
                                                                          const int left) {
   __m512i acc[QMR][QNV];
   for (int i = 0; i < mr; i++)

@@ -146,11 +146,25 @@ static void qbin_task(void *vc, int64_t begin, int64_t end) {
  * (m_b unused), as in docs/ops-sinter.md. */
 void sinter_k_qbinary(int32_t op, int32_t rank, const int64_t *dims, const void *a,
                       const int64_t *a_strides, int32_t a_zp, float m_a, const void *b,
-                      const int64_t *b_strides, int32_t b_zp, float m_b, int32_t y_zp,
-                      int32_t qmin, int32_t qmax, void *y, int32_t sgn,
-                      const sinter_art_exec_t *exec) {
-  qbin_ctx_t c = {op, rank, dims, a_strides, b_strides, a, b, a_zp, b_zp, y_zp, qmin, qmax, sgn,
-                  m_a, m_b, y, rank > 0 ? dims[rank - 1] : 1};
+                      const int64_t *b_strides, int32_t b_zp, float m_b, int32_t y_zp, int32_t qmin,
+                      int32_t qmax, void *y, int32_t sgn, const sinter_art_exec_t *exec) {
+  qbin_ctx_t c = {op,
+                  rank,
+                  dims,
+                  a_strides,
+                  b_strides,
+                  a,
+                  b,
+                  a_zp,
+                  b_zp,
+                  y_zp,
+                  qmin,
+                  qmax,
+                  sgn,
+                  m_a,
+                  m_b,
+                  y,
+                  rank > 0 ? dims[rank - 1] : 1};
   int64_t rows = 1;
   for (int32_t d = 0; d + 1 < rank; d++) rows *= dims[d];
   if (c.inner <= 0) return;

@@ -10,6 +10,7 @@
  * (the kernels are meant to be exact; the test prints the measured maximum). */
 #include <check.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -202,7 +203,7 @@ static void argmax_rows(const float *x, int64_t n, int64_t c, int64_t *out) {
 /* The whole digits evaluation set as one dynamic batch, fp32 and int8: the
  * compiled library's top-1 equals the interpreter's, and int8 outputs agree
  * within one quantization step. */
-static void check_digits_batch(bool int8) {
+static void check_digits_batch(bool int8, const char *cpu) {
   char dir[4096], model[4200], evin[4200], calib[4200], q[4400], so[4400];
   snprintf(dir, sizeof dir, "%s/digits_cnn", models_dir());
   snprintf(model, sizeof model, "%s/model.onnx", dir);
@@ -213,14 +214,14 @@ static void check_digits_batch(bool int8) {
     return;
   }
   snprintf(q, sizeof q, "%s/digits_q.onnx", tmpdir);
-  snprintf(so, sizeof so, "%s/digits_%s.so", tmpdir, int8 ? "int8" : "fp32");
+  snprintf(so, sizeof so, "%s/digits_%s_%s.so", tmpdir, int8 ? "int8" : "fp32", cpu);
   const char *src = model;
   if (int8) {
     char *argv[] = {SINTER_TOOL, "quantize", model, "--calib", calib, "-o", q, NULL};
     ck_assert_int_eq(run_tool(argv), 0);
     src = q;
   }
-  ck_assert_int_eq(compile(src, so, NULL, NULL, NULL, NULL), 0);
+  ck_assert_int_eq(compile(src, so, "--cpu", cpu, NULL, NULL), 0);
   /* The interpreter runs the same integer graph the compiler starts from. */
   sinter_graph_t *g = load(src, int8 ? "canonicalize,fold-constants,fold-qdq,dce" : NULL);
   sinter_tensor_t in;
@@ -248,8 +249,8 @@ static void check_digits_batch(bool int8) {
       if (d > 1e-12) step = fmin(step, d);
     }
   }
-  printf("digits_cnn %s batch %lld: top-1 identical for %lld/%lld, max diff %.3g%s%.2f%s\n",
-         int8 ? "int8" : "fp32", (long long)n, (long long)same, (long long)n, maxdiff,
+  printf("digits_cnn %s %s batch %lld: top-1 identical for %lld/%lld, max diff %.3g%s%.2f%s\n",
+         int8 ? "int8" : "fp32", cpu, (long long)n, (long long)same, (long long)n, maxdiff,
          int8 ? " (" : "", int8 ? maxdiff / step : 0.0, int8 ? " steps)" : "");
   ck_assert_int_eq(same, n);
   if (int8)
@@ -264,10 +265,13 @@ static void check_digits_batch(bool int8) {
   sinter_graph_destroy(g);
 }
 
-START_TEST(digits_batch_fp32) { check_digits_batch(false); }
+START_TEST(digits_batch_fp32) { check_digits_batch(false, "native"); }
 END_TEST
 
-START_TEST(digits_batch_int8) { check_digits_batch(true); }
+START_TEST(digits_batch_int8) {
+  check_digits_batch(true, "native");
+  check_digits_batch(true, "x86-64-v3"); /* the portable int8 kernels */
+}
 END_TEST
 
 START_TEST(bad_input_fails_cleanly) {
@@ -290,6 +294,74 @@ START_TEST(bad_input_fails_cleanly) {
 }
 END_TEST
 
+
+/* Concurrency: 8 threads each run one session 1000 times (a pool of 2 worker
+ * threads behind it), every output byte-identical to a single-threaded run. */
+typedef struct conc_s {
+  sinter_rt_session_t *s;
+  const sinter_rt_tensor_t *in;
+  const void *want;
+  size_t nbytes;
+  int mismatches, failures;
+} conc_t;
+
+static void *conc_worker(void *arg) {
+  conc_t *c = arg;
+  for (int i = 0; i < 1000; i++) {
+    sinter_rt_tensor_t out;
+    memset(&out, 0, sizeof out);
+    sinter_status_t st = sinter_rt_session_run(c->s, c->in, 1, &out, 1);
+    if (st) {
+      c->failures++;
+      sinter_status_free(st);
+      continue;
+    }
+    if (out.nbytes != c->nbytes || memcmp(out.data, c->want, c->nbytes)) c->mismatches++;
+    free(out.data);
+  }
+  return NULL;
+}
+
+START_TEST(concurrent_runs) {
+  char model[4200], so[4400], set[4200];
+  snprintf(model, sizeof model, "%s/digits_cnn/model.onnx", models_dir());
+  snprintf(set, sizeof set, "%s/digits_cnn/test_data_set_0", models_dir());
+  if (!exists(model) || !exists(set)) return;
+  snprintf(so, sizeof so, "%s/digits_conc.so", tmpdir);
+  ck_assert_int_eq(compile(model, so, NULL, NULL, NULL, NULL), 0);
+  sinter_graph_t *g = load(model, NULL);
+  sinter_tensor_t in;
+  read_inputs(g, set, &in);
+  sinter_rt_tensor_t want;
+  run_artifact(so, &in, 1, &want, 1, 1);
+  sinter_rt_options_t o = {.num_threads = 2};
+  sinter_rt_session_t *s;
+  ck_assert_ptr_null(sinter_rt_session_create(so, &o, &s));
+  sinter_rt_tensor_t rin = {.dtype = in.dtype, .rank = in.rank, .data = in.data,
+                            .nbytes = in.nbytes};
+  memcpy(rin.dims, in.dims, sizeof(int64_t) * (size_t)in.rank);
+  conc_t c[8];
+  pthread_t th[8];
+  for (int t = 0; t < 8; t++) {
+    c[t] = (conc_t){.s = s, .in = &rin, .want = want.data, .nbytes = want.nbytes};
+    ck_assert_int_eq(pthread_create(&th[t], NULL, conc_worker, &c[t]), 0);
+  }
+  int bad = 0, fail = 0;
+  for (int t = 0; t < 8; t++) {
+    pthread_join(th[t], NULL);
+    bad += c[t].mismatches;
+    fail += c[t].failures;
+  }
+  printf("concurrency: 8 threads x 1000 runs: %d failed, %d differed\n", fail, bad);
+  ck_assert_int_eq(fail, 0);
+  ck_assert_int_eq(bad, 0);
+  sinter_rt_session_destroy(s);
+  free(want.data);
+  sinter_tensor_free_data(&in);
+  sinter_graph_destroy(g);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("compiled");
   TCase *tc = tcase_create("models");
@@ -304,6 +376,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, digits_batch_fp32);
   tcase_add_test(tc, digits_batch_int8);
   tcase_add_test(tc, bad_input_fails_cleanly);
+  tcase_add_test(tc, concurrent_runs);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -99,6 +99,8 @@ END_TEST
 START_TEST(test_emit_object_for_host) {
   ck_assert_int_eq(LLVMInitializeNativeTarget(), 0);
   ck_assert_int_eq(LLVMInitializeNativeAsmPrinter(), 0);
+  /* The AMX permission request in qgemm.c is inline asm (syscall, cpuid). */
+  ck_assert_int_eq(LLVMInitializeNativeAsmParser(), 0);
   LLVMContextRef ctx = LLVMContextCreate();
   LLVMModuleRef m = load_ok(ctx);
   /* clang-19 compiled the kernels for this host: same architecture as LLVM's default. */
@@ -141,6 +143,8 @@ static void jit_check(LLVMErrorRef e) {
 static void jit_create(jit_t *j) {
   ck_assert_int_eq(LLVMInitializeNativeTarget(), 0);
   ck_assert_int_eq(LLVMInitializeNativeAsmPrinter(), 0);
+  /* The AMX permission request in qgemm.c is inline asm (syscall, cpuid). */
+  ck_assert_int_eq(LLVMInitializeNativeAsmParser(), 0);
   jit_check(LLVMOrcCreateLLJIT(&j->jit, NULL));
   LLVMOrcThreadSafeContextRef tsc = LLVMOrcCreateNewThreadSafeContext();
   LLVMModuleRef m = load_ok(LLVMOrcThreadSafeContextGetContext(tsc));

@@ -77,7 +77,7 @@ static double tol_for(int64_t n, double mag, double ref) {
   return (1.5e-5 * sqrt((double)n + 2) + 1e-6) * mag + 1e-6 * fabs(ref) + 1e-7;
 }
 
-#define CHECK_CLOSE(got, ref, tol, ...)                                                    \
+#define CHECK_CLOSE(got, ref, tol, ...) \
   ck_assert_msg(fabs((double)(got) - (ref)) <= (tol), __VA_ARGS__);
 
 /* A fake runtime exec: chunks of `grain` indices run in reverse order on the
@@ -125,8 +125,8 @@ START_TEST(test_act_values) {
     for (float x = -8.0f; x <= 8.0f; x += 0.125f) {
       double ref = act_ref(x, kActs[a].act, kActs[a].p0, kActs[a].p1);
       float got = sinter_k_act(x, kActs[a].act, kActs[a].p0, kActs[a].p1);
-      CHECK_CLOSE(got, ref, 4e-7 * fabs(ref) + 2e-7 * (1 + fabs(x)), "act %d x %g: %g vs %g", kActs[a].act, x,
-                  got, ref);
+      CHECK_CLOSE(got, ref, 4e-7 * fabs(ref) + 2e-7 * (1 + fabs(x)), "act %d x %g: %g vs %g",
+                  kActs[a].act, x, got, ref);
     }
 }
 END_TEST
@@ -180,11 +180,11 @@ static float *run_gemm(const gemm_case_t *t, const sinter_art_exec_t *exec, int 
 }
 
 static const gemm_case_t kGemmCases[] = {
-    {1, 1, 1, 0, 0, 0, 0, 0, 1.0f},      {1, 1000, 512, 1, 1, 0, 0, 0, 1.0f},
-    {7, 13, 5, 0, 1, 1, 0, 1, 0.5f},     {8, 48, 128, 0, 0, 0, 0, 0, 1.0f},
-    {9, 49, 129, 1, 1, 1, 1, 2, 1.0f},   {67, 131, 300, 0, 1, 1, 0, 6, 2.0f},
-    {17, 97, 257, 1, 0, 1, 1, 7, 1.0f},  {3, 5, 0, 0, 1, 1, 0, 1, 1.0f},
-    {13, 500, 37, 0, 1, 0, 0, 9, 1.0f},  {64, 480, 256, 0, 1, 1, 0, 3, 1.0f},
+    {1, 1, 1, 0, 0, 0, 0, 0, 1.0f},       {1, 1000, 512, 1, 1, 0, 0, 0, 1.0f},
+    {7, 13, 5, 0, 1, 1, 0, 1, 0.5f},      {8, 48, 128, 0, 0, 0, 0, 0, 1.0f},
+    {9, 49, 129, 1, 1, 1, 1, 2, 1.0f},    {67, 131, 300, 0, 1, 1, 0, 6, 2.0f},
+    {17, 97, 257, 1, 0, 1, 1, 7, 1.0f},   {3, 5, 0, 0, 1, 1, 0, 1, 1.0f},
+    {13, 500, 37, 0, 1, 0, 0, 9, 1.0f},   {64, 480, 256, 0, 1, 1, 0, 3, 1.0f},
     {131, 961, 20, 1, 1, 1, 1, 10, 1.0f}, {2, 17, 1000, 0, 1, 0, 0, 4, -1.0f},
 };
 
@@ -239,7 +239,7 @@ static float *run_matmul(int64_t batch, int64_t M, int64_t N, int64_t K, int bca
 START_TEST(test_matmul) {
   static const int64_t cases[][6] = {
       /* batch, M, N, K, bcast_a, trans_b */
-      {1, 1, 1, 1, 0, 0},   {3, 5, 7, 9, 0, 0},   {2, 9, 49, 130, 1, 1},
+      {1, 1, 1, 1, 0, 0},    {3, 5, 7, 9, 0, 0},      {2, 9, 49, 130, 1, 1},
       {4, 16, 64, 64, 0, 1}, {1, 37, 100, 300, 0, 0}, {2, 3, 4, 0, 0, 0},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -261,10 +261,21 @@ typedef struct conv_case_s {
 } conv_case_t;
 
 static sinter_k_conv_shape_t shape_of(const conv_case_t *t) {
-  sinter_k_conv_shape_t s = {.C = t->C, .H = t->H, .W = t->W, .M = t->M, .KH = t->KH,
-                             .KW = t->KW, .stride_h = t->sh, .stride_w = t->sw, .pad_t = t->pt,
-                             .pad_l = t->pl, .pad_b = t->pb, .pad_r = t->pr, .dil_h = t->dh,
-                             .dil_w = t->dw, .group = t->group};
+  sinter_k_conv_shape_t s = {.C = t->C,
+                             .H = t->H,
+                             .W = t->W,
+                             .M = t->M,
+                             .KH = t->KH,
+                             .KW = t->KW,
+                             .stride_h = t->sh,
+                             .stride_w = t->sw,
+                             .pad_t = t->pt,
+                             .pad_l = t->pl,
+                             .pad_b = t->pb,
+                             .pad_r = t->pr,
+                             .dil_h = t->dh,
+                             .dil_w = t->dw,
+                             .group = t->group};
   s.OH = (t->H + t->pt + t->pb - (t->dh * (t->KH - 1) + 1)) / t->sh + 1;
   s.OW = (t->W + t->pl + t->pr - (t->dw * (t->KW - 1) + 1)) / t->sw + 1;
   return s;
@@ -328,6 +339,11 @@ static const conv_case_t kConvCases[] = {
     {4, 1, 30, 7, 1, 5, 1, 2, 0, 2, 0, 2, 1, 1, 1, 1, 0, 1},    /* conv1d */
     {1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 1, 0},     /* all ones */
     {2, 3, 3, 3, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0},     /* kernel > image */
+    /* few output positions: the transposed plan (weights as the B side) */
+    {40, 5, 5, 48, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2},
+    {16, 7, 7, 64, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 2, 1, 1, 1},
+    {200, 4, 4, 40, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 6},
+    {512, 1, 1, 100, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0},
     /* depthwise: stride 1 and 2, pads, dilation, residual, relu6 */
     {32, 17, 17, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 32, 1, 0, 2},
     {24, 16, 16, 24, 3, 3, 2, 2, 0, 0, 1, 1, 1, 1, 24, 1, 0, 2},
@@ -335,7 +351,11 @@ static const conv_case_t kConvCases[] = {
     {5, 40, 37, 5, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 5, 0, 1, 7},
     {3, 9, 9, 3, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 3, 1, 0, 0},
     {4, 2, 2, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 4, 1, 0, 0},
-    {8, 6, 6, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 8, 1, 0, 1}, /* channel multiplier 2 */
+    {8, 6, 6, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 8, 1, 0, 1},    /* channel multiplier 2 */
+    {2, 150, 150, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1, 1, 1}, /* several bands */
+    {2, 150, 151, 2, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 2, 1, 0, 2}, /* bands, stride 2 */
+    {2, 1, 9000, 2, 1, 3, 1, 1, 0, 1, 0, 1, 1, 1, 2, 1, 1, 1},  /* too wide: border loop */
+    {3, 20, 20, 3, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 3, 1, 0, 0},   /* stride 3 */
 };
 
 START_TEST(test_conv) {
@@ -344,7 +364,9 @@ START_TEST(test_conv) {
   for (int a = 0; a < NUM_ACTS; a++) {
     conv_case_t g = {5, 6, 7, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, a % 2, a};
     conv_case_t d = {6, 6, 7, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 6, 1, a % 2, a};
+    conv_case_t t = {8, 3, 3, 33, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, a % 2, a};
     free(run_conv(&g, NULL, 1));
+    free(run_conv(&t, NULL, 1));
     free(run_conv(&d, NULL, 1));
   }
 }
@@ -363,9 +385,8 @@ START_TEST(test_conv_threads_bitwise) {
 END_TEST
 
 /* The legacy unpacked entry that tests/unit/test_kernels_bc.c JITs. */
-void sinter_k_gemm_f32(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
-                       const float *B, int64_t ldb, float *C, int64_t ldc, const float *bias,
-                       int32_t act);
+void sinter_k_gemm_f32(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
+                       int64_t ldb, float *C, int64_t ldc, const float *bias, int32_t act);
 
 START_TEST(test_legacy_gemm) {
   /* By hand: A = [[1,2,3],[4,5,6]], B = [[1,0],[0,1],[1,1]]: A B = [[4,5],[10,11]];

@@ -71,8 +71,8 @@ static int have_vnni(void) {
 
 static void expect_bytes(const uint8_t *got, const uint8_t *want, int64_t n, const char *what) {
   for (int64_t i = 0; i < n; i++)
-    ck_assert_msg(got[i] == want[i], "%s: byte %lld is %d, expected %d", what, (long long)i,
-                  got[i], want[i]);
+    ck_assert_msg(got[i] == want[i], "%s: byte %lld is %d, expected %d", what, (long long)i, got[i],
+                  want[i]);
 }
 
 /* ---- qgemm ------------------------------------------------------------------------------ */
@@ -141,8 +141,8 @@ static void run_gemm_case(const gemm_case_t *gc, int extreme) {
   struct {
     const char *name;
     qgemm_fn fn;
-  } fns[3] = {{"portable", sinter_k_qgemm}, {"vnni", sinter_k_qgemm_vnni},
-              {"amx", sinter_k_qgemm_amx}};
+  } fns[3] = {
+      {"portable", sinter_k_qgemm}, {"vnni", sinter_k_qgemm_vnni}, {"amx", sinter_k_qgemm_amx}};
   int nfn = have_vnni() ? 3 : 1;
   uint8_t *y = xalloc((size_t)(M * ldy));
   for (int f = 0; f < nfn; f++) {
@@ -156,7 +156,8 @@ static void run_gemm_case(const gemm_case_t *gc, int extreme) {
                gc->y_signed, gc->bzp);
       for (int64_t r = 0; r < M; r++) {
         expect_bytes(y + r * ldy, want + r * ldy, N, what);
-        for (int64_t j = N; j < ldy; j++) ck_assert_msg(y[r * ldy + j] == 0x5A, "%s wrote past N", what);
+        for (int64_t j = N; j < ldy; j++)
+          ck_assert_msg(y[r * ldy + j] == 0x5A, "%s wrote past N", what);
       }
     }
   }
@@ -173,11 +174,11 @@ static void run_gemm_case(const gemm_case_t *gc, int extreme) {
 
 START_TEST(qgemm_shapes) {
   static const gemm_case_t cases[] = {
-      {1, 1, 1, 0, 0, 0, 1, 0, 0, 0},      {1, 16, 4, 1, 1, 0, 0, 0, 0, 0},
-      {7, 33, 13, 0, 0, 1, 1, 1, 1, 0},    {6, 64, 64, 1, 0, 0, 1, 0, 0, 1},
-      {13, 130, 259, 0, 1, 0, 1, 0, 1, 0}, {37, 50, 29, 1, 1, 1, 1, 1, 0, 1},
+      {1, 1, 1, 0, 0, 0, 1, 0, 0, 0},       {1, 16, 4, 1, 1, 0, 0, 0, 0, 0},
+      {7, 33, 13, 0, 0, 1, 1, 1, 1, 0},     {6, 64, 64, 1, 0, 0, 1, 0, 0, 1},
+      {13, 130, 259, 0, 1, 0, 1, 0, 1, 0},  {37, 50, 29, 1, 1, 1, 1, 1, 0, 1},
       {12, 200, 1000, 0, 0, 0, 1, 1, 0, 0}, {5, 17, 3, 1, 0, 1, 0, 0, 1, 1},
-      {64, 64, 256, 0, 0, 0, 1, 0, 0, 0},  {19, 1, 70, 1, 1, 1, 1, 1, 1, 0},
+      {64, 64, 256, 0, 0, 0, 1, 0, 0, 0},   {19, 1, 70, 1, 1, 1, 1, 1, 1, 0},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_gemm_case(&cases[i], 0);
 }
@@ -228,8 +229,8 @@ static void run_conv_case(conv_case_t cc) {
   for (int64_t m = 0; m < s->M; m++) {
     wzp[m] = cc.wzp ? rnd_in(-4, 4) : 0;
     bias[m] = rnd_in(-30000, 30000);
-    mult[m] = (float)(1.0 / (16.0 * sqrt((double)(cg * taps)) * 128.0) *
-                      (0.5 + (rnd() % 1000) / 1000.0));
+    mult[m] =
+        (float)(1.0 / (16.0 * sqrt((double)(cg * taps)) * 128.0) * (0.5 + (rnd() % 1000) / 1000.0));
   }
   int32_t qmin = cc.y_signed ? -128 : 0, qmax = cc.y_signed ? 127 : 255;
   if (s->M > 2) qmin = y_zp; /* a fused Relu */
@@ -269,8 +270,8 @@ static void run_conv_case(conv_case_t cc) {
         sinter_k_qconv2d(s, x, cc.x_signed, x_zp, wp, mult, y_zp, qmin, qmax, y, cc.y_signed,
                          scratch, ex);
       else
-        sinter_k_qconv2d_vnni(s, x, cc.x_signed, x_zp, wp, mult, y_zp, qmin, qmax, y,
-                              cc.y_signed, scratch, ex);
+        sinter_k_qconv2d_vnni(s, x, cc.x_signed, x_zp, wp, mult, y_zp, qmin, qmax, y, cc.y_signed,
+                              scratch, ex);
       char what[200];
       snprintf(what, sizeof what,
                "qconv %s%s C=%lld HxW=%lldx%lld M=%lld k=%lldx%lld s=%lld g=%lld xs=%d wzp=%d",
@@ -297,17 +298,17 @@ static void run_conv_case(conv_case_t cc) {
 
 START_TEST(qconv_shapes) {
   conv_case_t cases[] = {
-      {SHAPE(16, 5, 7, 24, 1, 1, 1, 0, 0, 0, 0, 1, 1), 0, 0, 0, 1},   /* 1x1 */
-      {SHAPE(8, 9, 9, 13, 3, 3, 1, 1, 1, 1, 1, 1, 1), 1, 1, 0, 1},    /* 3x3 pad 1 */
-      {SHAPE(5, 11, 10, 7, 3, 3, 2, 0, 1, 1, 0, 1, 1), 0, 1, 1, 0},   /* stride 2, asym pads */
-      {SHAPE(6, 12, 12, 9, 3, 3, 1, 2, 2, 2, 2, 2, 1), 1, 0, 1, 1},   /* dilation 2 */
-      {SHAPE(4, 6, 6, 6, 3, 3, 1, 1, 1, 1, 1, 1, 2), 0, 0, 0, 1},     /* 2 groups */
-      {SHAPE(5, 9, 8, 5, 3, 3, 2, 1, 1, 1, 1, 1, 5), 0, 0, 1, 1},     /* depthwise s2 */
-      {SHAPE(7, 6, 6, 7, 3, 3, 1, 1, 1, 1, 1, 1, 7), 1, 1, 0, 0},     /* depthwise, signed */
-      {SHAPE(3, 23, 23, 10, 7, 7, 2, 3, 3, 3, 3, 1, 1), 0, 0, 0, 1},  /* 7x7 stem */
-      {SHAPE(2, 2, 3, 3, 5, 5, 1, 2, 2, 2, 2, 1, 1), 1, 1, 1, 1},     /* kernel > input */
-      {SHAPE(32, 8, 8, 70, 3, 3, 1, 1, 1, 1, 1, 1, 1), 0, 0, 0, 1},   /* several tiles */
-      {SHAPE(1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1), 0, 0, 0, 0},     /* everything 1 */
+      {SHAPE(16, 5, 7, 24, 1, 1, 1, 0, 0, 0, 0, 1, 1), 0, 0, 0, 1},  /* 1x1 */
+      {SHAPE(8, 9, 9, 13, 3, 3, 1, 1, 1, 1, 1, 1, 1), 1, 1, 0, 1},   /* 3x3 pad 1 */
+      {SHAPE(5, 11, 10, 7, 3, 3, 2, 0, 1, 1, 0, 1, 1), 0, 1, 1, 0},  /* stride 2, asym pads */
+      {SHAPE(6, 12, 12, 9, 3, 3, 1, 2, 2, 2, 2, 2, 1), 1, 0, 1, 1},  /* dilation 2 */
+      {SHAPE(4, 6, 6, 6, 3, 3, 1, 1, 1, 1, 1, 1, 2), 0, 0, 0, 1},    /* 2 groups */
+      {SHAPE(5, 9, 8, 5, 3, 3, 2, 1, 1, 1, 1, 1, 5), 0, 0, 1, 1},    /* depthwise s2 */
+      {SHAPE(7, 6, 6, 7, 3, 3, 1, 1, 1, 1, 1, 1, 7), 1, 1, 0, 0},    /* depthwise, signed */
+      {SHAPE(3, 23, 23, 10, 7, 7, 2, 3, 3, 3, 3, 1, 1), 0, 0, 0, 1}, /* 7x7 stem */
+      {SHAPE(2, 2, 3, 3, 5, 5, 1, 2, 2, 2, 2, 1, 1), 1, 1, 1, 1},    /* kernel > input */
+      {SHAPE(32, 8, 8, 70, 3, 3, 1, 1, 1, 1, 1, 1, 1), 0, 0, 0, 1},  /* several tiles */
+      {SHAPE(1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1), 0, 0, 0, 0},    /* everything 1 */
       {SHAPE(3, 20, 300, 2, 1, 3, 1, 0, 1, 0, 1, 1, 2), 0, 0, 0, 1}, /* wide rows */
       {SHAPE(4, 4, 300, 4, 3, 3, 1, 1, 1, 1, 1, 1, 4), 1, 0, 0, 1},  /* depthwise > 256 wide */
   };
@@ -319,8 +320,8 @@ END_TEST
 
 START_TEST(quantize_rounds_half_even_and_saturates) {
   enum { N = 40 };
-  float x[N] = {0.0f, 0.5f, 1.5f, 2.5f, -0.5f, -1.5f, -2.5f, 1000.0f, -1000.0f, NAN,
-                INFINITY, -INFINITY, 127.5f, 128.5f, -128.5f, 254.5f, 0.49999997f};
+  float x[N] = {0.0f, 0.5f,     1.5f,      2.5f,   -0.5f,  -1.5f,   -2.5f,  1000.0f,    -1000.0f,
+                NAN,  INFINITY, -INFINITY, 127.5f, 128.5f, -128.5f, 254.5f, 0.49999997f};
   for (int i = 17; i < N; i++) x[i] = (float)((int32_t)(rnd() % 100000) - 50000) / 97.0f;
   const float scales[2] = {1.0f, 0.37f};
   for (int si = 0; si < 2; si++)

@@ -310,6 +310,9 @@ START_TEST(test_copy_strided) {
     /* Transpose [2,3,5] -> perm (2,0,1): dst dense [5,2,3]. */
     int64_t td[3] = {5, 2, 3}, ts[3] = {1, 15, 5}, tds[3] = {6, 3, 1};
     check_copy(esz, 3, td, ts, 0, tds, 30, 30);
+    /* The same written as a scatter: contiguous source rows, strided destination. */
+    int64_t ud[3] = {2, 3, 5}, us[3] = {15, 5, 1}, uds[3] = {3, 1, 6};
+    check_copy(esz, 3, ud, us, 0, uds, 30, 30);
     /* Slice with step 2 and a negative step along the last dim. */
     int64_t sd[2] = {3, 4}, ss[2] = {20, -2}, sds[2] = {4, 1};
     check_copy(esz, 2, sd, ss, 9, sds, 60, 12);
@@ -368,6 +371,11 @@ static const sinter_k_pool_shape_t kPools[] = {
     {1, 2, 3, 2, 3, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 0},       /* kernel larger than input */
     {2, 3, 40, 1, 13, 3, 4, 1, 3, 0, 1, 0, 1, 1, 1, 1},     /* wide rows, stride 3 */
     {1, 1, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0},       /* windows of pure padding */
+    /* Rows wide enough for the 16-column vector blocks (and an overlapping last block). */
+    {2, 5, 70, 3, 35, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 0},     /* stride 2 */
+    {1, 4, 37, 4, 37, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},     /* stride 1, include pad */
+    {1, 3, 100, 1, 33, 3, 3, 1, 3, 0, 0, 0, 0, 1, 1, 0},    /* stride 3 */
+    {1, 6, 80, 2, 39, 2, 3, 2, 2, 0, 1, 0, 1, 2, 2, 1},     /* dilated, stride 2 */
 };
 
 /* Window taps of one output, in (kh, kw) order; returns the count inside. */
@@ -571,6 +579,7 @@ END_TEST
 typedef struct acase_s {
   int64_t heads, Sq, Sk, D, Dv;
   int use_mask, causal, packed; /* packed: heads interleaved in rows (bse layout) */
+  int mask_full; /* mask [2, Sq, Sk] stored transposed (si = 1, sj = Sq), else [2, 1, Sk] */
 } acase_t;
 
 static void check_attention(const acase_t *t, const sinter_art_exec_t *exec, float *out_copy) {
@@ -584,15 +593,16 @@ static void check_attention(const acase_t *t, const sinter_art_exec_t *exec, flo
     k_off[h] = t->packed ? h * D : h * Sk * D;
     v_off[h] = t->packed ? h * Dv : h * Sk * Dv;
     y_off[h] = t->packed ? h * Dv : h * Sq * Dv;
-    m_off[h] = (h % 2) * Sk; /* two mask rows [2, 1, Sk] broadcast over queries */
+    m_off[h] = (h % 2) * (t->mask_full ? Sq * Sk : Sk);
   }
+  int64_t m_si = t->mask_full ? 1 : 0, m_sj = t->mask_full ? Sq : 1;
   float *q = fbuf(H * Sq * D, -1, 1), *k = fbuf(H * Sk * D + 1, -1, 1);
-  float *v = fbuf(H * Sk * Dv + 1, -2, 2), *mask = fbuf(2 * Sk + 1, -3, 0);
+  float *v = fbuf(H * Sk * Dv + 1, -2, 2), *mask = fbuf(2 * Sq * Sk + 1, -3, 0);
   float *y = fbuf(H * Sq * Dv, 0, 1);
   if (Sk > 2) mask[1] = -INFINITY;
   float scale = 1.0f / sqrtf((float)D);
   sinter_k_attention_f32(H, Sq, Sk, D, Dv, q, q_off, q_ld, k, k_off, k_ld, v, v_off, v_ld,
-                         t->use_mask ? mask : NULL, m_off, 0, 1, scale, t->causal, y, y_off, y_ld,
+                         t->use_mask ? mask : NULL, m_off, m_si, m_sj, scale, t->causal, y, y_off, y_ld,
                          exec);
   if (out_copy) {
     memcpy(out_copy, y, sizeof(float) * (size_t)(H * Sq * Dv));
@@ -606,7 +616,7 @@ static void check_attention(const acase_t *t, const sinter_art_exec_t *exec, flo
           double d = 0;
           for (int64_t e = 0; e < D; e++)
             d += (double)q[q_off[h] + i * q_ld + e] * k[k_off[h] + j * k_ld + e];
-          s[j] = d * scale + (t->use_mask ? mask[m_off[h] + j] : 0);
+          s[j] = d * scale + (t->use_mask ? mask[m_off[h] + i * m_si + j * m_sj] : 0);
           mx = s[j] > mx ? s[j] : mx;
         }
         for (int64_t j = 0; j < lim; j++) sum += exp(s[j] - mx);
@@ -634,9 +644,9 @@ static void check_attention(const acase_t *t, const sinter_art_exec_t *exec, flo
 }
 
 static const acase_t kAttn[] = {
-    {3, 5, 7, 20, 17, 0, 0, 0}, {3, 5, 7, 20, 17, 1, 0, 0}, {2, 9, 9, 16, 16, 0, 1, 0},
-    {4, 6, 40, 64, 48, 1, 1, 1}, {2, 3, 0, 8, 5, 0, 0, 0},  {1, 1, 1, 1, 1, 0, 0, 0},
-    {2, 33, 200, 33, 31, 1, 0, 1},
+    {3, 5, 7, 20, 17, 0, 0, 0, 0},  {3, 5, 7, 20, 17, 1, 0, 0, 0}, {2, 9, 9, 16, 16, 0, 1, 0, 0},
+    {4, 6, 40, 64, 48, 1, 1, 1, 0}, {2, 3, 0, 8, 5, 0, 0, 0, 0},   {1, 1, 1, 1, 1, 0, 0, 0, 0},
+    {2, 33, 200, 33, 31, 1, 0, 1, 0}, {3, 7, 19, 24, 8, 1, 1, 0, 1},
 };
 
 START_TEST(test_attention) {
@@ -732,10 +742,10 @@ START_TEST(test_threads_bit_identical) {
   sinter_k_unary_f32(SINTER_K_UN_EXP, n, x, b, 0, 0, ex);
   SAME(a, b, n);
   /* binary with broadcast and an epilogue */
-  int64_t dims[2] = {50, 2001}, s1[2] = {2001, 1}, sb[2] = {1, 0};
+  int64_t dims[2] = {49, 2001}, s1[2] = {2001, 1}, sb[2] = {1, 0};
   sinter_k_binary_f32(SINTER_K_BIN_MUL, 2, dims, x, s1, x, sb, a, SINTER_K_ACT_SIGMOID, 0, 0, NULL);
   sinter_k_binary_f32(SINTER_K_BIN_MUL, 2, dims, x, s1, x, sb, b, SINTER_K_ACT_SIGMOID, 0, 0, ex);
-  SAME(a, b, 50 * 2001);
+  SAME(a, b, 49 * 2001);
   /* a transpose copy */
   int64_t td[2] = {300, 300}, ts[2] = {1, 300}, tds[2] = {300, 1};
   sinter_k_copy_strided(4, 2, td, x, ts, a, tds, NULL);
@@ -784,7 +794,7 @@ START_TEST(test_threads_bit_identical) {
   sinter_k_cast(n, x, SINTER_ART_F32, b, SINTER_ART_I32, ex);
   SAME(a, b, n);
   /* attention, 2 heads x 200 rows */
-  acase_t at = {2, 200, 200, 64, 64, 1, 1, 0};
+  acase_t at = {2, 200, 200, 64, 64, 1, 1, 0, 1};
   float *ya = malloc(sizeof(float) * 2 * 200 * 64), *yb = malloc(sizeof(float) * 2 * 200 * 64);
   rng_state = 99;
   check_attention(&at, NULL, ya);
