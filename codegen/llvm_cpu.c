@@ -1563,6 +1563,7 @@ static sinter_status_t make_target(const sinter_cpu_options_t *o, LLVMTargetMach
   LLVMInitializeX86Target();
   LLVMInitializeX86TargetMC();
   LLVMInitializeX86AsmPrinter();
+  LLVMInitializeX86AsmParser(); /* kernels hold inline asm (cpuid, syscall) */
   const char *cpu = o->cpu && *o->cpu ? o->cpu : "native";
   char *cpu_s, *feat_s;
   unsigned feats;

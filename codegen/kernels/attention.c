@@ -104,13 +104,31 @@ void sinter_k_attention_f32(int64_t heads, int64_t Sq, int64_t Sk, int64_t D, in
                             const float *q, const int64_t *q_off, int64_t q_ld, const float *k,
                             const int64_t *k_off, int64_t k_ld, const float *v,
                             const int64_t *v_off, int64_t v_ld, const float *mask,
-                            const int64_t *mask_off, int64_t mask_si, int64_t mask_sj,
-                            float scale, int32_t causal, float *y, const int64_t *y_off,
-                            int64_t y_ld, const sinter_art_exec_t *exec) {
+                            const int64_t *mask_off, int64_t mask_si, int64_t mask_sj, float scale,
+                            int32_t causal, float *y, const int64_t *y_off, int64_t y_ld,
+                            const sinter_art_exec_t *exec) {
   if (heads <= 0 || Sq <= 0 || Dv <= 0) return;
-  attn_ctx_t c = {.Sq = Sq, .Sk = Sk, .D = D, .Dv = Dv, .q = q, .k = k, .v = v, .mask = mask,
-                  .q_off = q_off, .k_off = k_off, .v_off = v_off, .mask_off = mask_off,
-                  .y_off = y_off, .q_ld = q_ld, .k_ld = k_ld, .v_ld = v_ld, .mask_si = mask_si,
-                  .mask_sj = mask_sj, .y_ld = y_ld, .scale = scale, .causal = causal, .y = y};
+  attn_ctx_t c = {.Sq = Sq,
+                  .Sk = Sk,
+                  .D = D,
+                  .Dv = Dv,
+                  .q = q,
+                  .k = k,
+                  .v = v,
+                  .mask = mask,
+                  .q_off = q_off,
+                  .k_off = k_off,
+                  .v_off = v_off,
+                  .mask_off = mask_off,
+                  .y_off = y_off,
+                  .q_ld = q_ld,
+                  .k_ld = k_ld,
+                  .v_ld = v_ld,
+                  .mask_si = mask_si,
+                  .mask_sj = mask_sj,
+                  .y_ld = y_ld,
+                  .scale = scale,
+                  .causal = causal,
+                  .y = y};
   km_run(exec, heads * Sq, km_grain(Sk * (D + Dv)), attn_task, &c);
 }

@@ -69,7 +69,40 @@ void sinter_k_conv2d_f32_pack(const sinter_k_conv_shape_t *s, const float *w, fl
     }
 }
 
+/* ---- direct plan geometry --------------------------------------------------------------- */
+
+/* The direct plan (see "direct convolution" below) for one-group convs with a
+ * window: a stride-s image is split into s x s phase planes of pw x ph
+ * floats per channel. DK_SLACK zeroed floats after the last plane absorb the
+ * reads of the last pixel panel's junk positions. */
+enum { DK_SLACK = 64 };
+
+typedef struct dk_geom_s {
+  int64_t pw, ph, ps, cs; /* plane pitch, plane rows, plane size, channel stride */
+} dk_geom_t;
+
+static void dk_geom(const sinter_k_conv_shape_t *s, dk_geom_t *g) {
+  g->pw = s->OW + (s->KW - 1) * s->dil_w / s->stride_w;
+  g->ph = s->OH + (s->KH - 1) * s->dil_h / s->stride_h;
+  g->ps = g->pw * g->ph;
+  g->cs = s->stride_h * s->stride_w * g->ps;
+}
+
+static int use_direct(const sinter_k_conv_shape_t *s) {
+  if (s->group != 1 || s->KH * s->KW < 2 || use_transposed(s)) return 0;
+  if (s->stride_h > 4 || s->stride_w > 4) return 0;
+  dk_geom_t g;
+  dk_geom(s, &g);
+  /* junk columns of the flattened grid must not waste more than a fifth */
+  return g.pw * 4 <= s->OW * 5 && (double)s->C * (double)g.cs < 1e8;
+}
+
 size_t sinter_k_conv2d_f32_scratch_size(const sinter_k_conv_shape_t *s) {
+  if (use_direct(s)) {
+    dk_geom_t g;
+    dk_geom(s, &g);
+    return ((size_t)s->C * (size_t)g.cs + DK_SLACK) * sizeof(float);
+  }
   if (!use_transposed(s)) return 0;
   return (size_t)kg_of(s) * (size_t)t_ld(s) * sizeof(float); /* one group's im2col */
 }
@@ -399,6 +432,188 @@ static void cg_task(void *vctx, int64_t t0, int64_t t1) {
   }
 }
 
+/* ---- direct convolution ----------------------------------------------------------------- */
+
+/* No im2col: x is copied once into zero-padded phase planes in scratch, plane
+ * (a, b) of channel c holding padded pixel (sh * i + a, sw * j + b) at i * pw
+ * + j. Output (oy, ox) is computed at position p = oy * pw + ox of a
+ * flattened grid, and tap (kh, kw) of channel c reads the plane of phase
+ * (kh * dh % sh, kw * dw % sw) at p + (kh * dh / sh) * pw + kw * dw / sw: a
+ * constant shift of p, so 16 consecutive positions are one vector load
+ * whatever the stride. Positions with ox >= OW are junk, computed and dropped.
+ * The register tile is MR output channels (weights in the im2col plan's
+ * MR-row micro-panels, rows past M zero) x up to NR positions, over all of K
+ * in registers. */
+
+typedef struct dk_ctx_s {
+  const sinter_k_conv_shape_t *s;
+  const float *x, *wp, *bias, *z;
+  float *y, *pl;
+  int32_t act;
+  float p0, p1;
+  dk_geom_t g;
+  int64_t n, np, mch, mpc; /* flattened positions, panels, M chunks, panels per chunk */
+} dk_ctx_t;
+
+/* Task t fills the planes of channel t. */
+static void dk_fill_task(void *vctx, int64_t c0, int64_t c1) {
+  const dk_ctx_t *c = vctx;
+  const sinter_k_conv_shape_t *s = c->s;
+  const int64_t H = s->H, W = s->W, sh = s->stride_h, sw = s->stride_w, pw = c->g.pw;
+  for (int64_t ch = c0; ch < c1; ch++) {
+    const float *xc = c->x + ch * H * W;
+    float *d = c->pl + ch * c->g.cs;
+    for (int64_t a = 0; a < sh; a++)
+      for (int64_t b = 0; b < sw; b++)
+        for (int64_t i = 0; i < c->g.ph; i++, d += pw) {
+          int64_t iy = sh * i + a - s->pad_t;
+          if (iy < 0 || iy >= H) {
+            zero_floats(d, pw);
+            continue;
+          }
+          const float *xr = xc + iy * W;
+          /* j in [jlo, jhi) reads inside the row: 0 <= sw * j + b - pad_l < W */
+          int64_t ix0 = b - s->pad_l;
+          int64_t jlo = ix0 >= 0 ? 0 : gk_min(pw, gk_cdiv(-ix0, sw));
+          int64_t jhi = ix0 >= W ? 0 : gk_min(pw, gk_cdiv(W - ix0, sw));
+          if (jhi < jlo) jhi = jlo;
+          zero_floats(d, jlo);
+          if (sw == 1)
+            copy_floats(d + jlo, xr + ix0 + jlo, jhi - jlo);
+          else
+            for (int64_t j = jlo; j < jhi; j++) d[j] = xr[ix0 + sw * j];
+          zero_floats(d + jhi, pw - jhi);
+        }
+  }
+}
+
+/* tile[r * NR + 16 * v + l] = conv at position p0 + 16 * v + l for output
+ * channel r of micro-panel a; the geometry comes in as arguments so the
+ * common windows pass constants and the tap loops unroll. */
+static inline __attribute__((always_inline)) void dk_ukr_impl(
+    int64_t C, const float *a, const float *in, int64_t cs, int64_t pw, int64_t ps, float *tile,
+    const int NV, const int64_t KH, const int64_t KW, const int64_t sh, const int64_t sw,
+    const int64_t dh, const int64_t dw) {
+  gk_v16f acc[GK_MR][GK_NV];
+  for (int r = 0; r < GK_MR; r++)
+    for (int v = 0; v < NV; v++) acc[r][v] = (gk_v16f){0};
+  for (int64_t c = 0; c < C; c++, in += cs) {
+    for (int64_t kh = 0; kh < KH; kh++)
+      for (int64_t kw = 0; kw < KW; kw++, a += GK_MR) {
+        const float *src = in + (kh * dh % sh * sw + kw * dw % sw) * ps + kh * dh / sh * pw +
+                           kw * dw / sw;
+        gk_v16f xv[GK_NV];
+        for (int v = 0; v < NV; v++) GK_LOAD(xv[v], src + 16 * v);
+        for (int r = 0; r < GK_MR; r++) {
+          float as = a[r];
+          gk_v16f av = GK_SPLAT(as);
+          for (int v = 0; v < NV; v++) acc[r][v] += av * xv[v];
+        }
+      }
+  }
+  for (int r = 0; r < GK_MR; r++)
+    for (int v = 0; v < NV; v++) memcpy(tile + r * GK_NR + 16 * v, &acc[r][v], 64);
+}
+
+#define DK_UKR(NAME, KH, KW, SH, SW)                                                           \
+  static void NAME(const sinter_k_conv_shape_t *s, int nv, const float *a, const float *in,   \
+                   int64_t cs, int64_t pw, int64_t ps, float *tile) {                          \
+    if (nv == 3)                                                                               \
+      dk_ukr_impl(s->C, a, in, cs, pw, ps, tile, 3, KH, KW, SH, SW, 1, 1);                     \
+    else if (nv == 2)                                                                          \
+      dk_ukr_impl(s->C, a, in, cs, pw, ps, tile, 2, KH, KW, SH, SW, 1, 1);                     \
+    else                                                                                       \
+      dk_ukr_impl(s->C, a, in, cs, pw, ps, tile, 1, KH, KW, SH, SW, 1, 1);                     \
+  }
+DK_UKR(dk_ukr_3x3s1, 3, 3, 1, 1)
+DK_UKR(dk_ukr_3x3s2, 3, 3, 2, 2)
+#undef DK_UKR
+
+static void dk_ukr_any(const sinter_k_conv_shape_t *s, int nv, const float *a, const float *in,
+                       int64_t cs, int64_t pw, int64_t ps, float *tile) {
+  const int64_t KH = s->KH, KW = s->KW, sh = s->stride_h, sw = s->stride_w;
+  const int64_t dh = s->dil_h, dw = s->dil_w;
+  if (nv == 3)
+    dk_ukr_impl(s->C, a, in, cs, pw, ps, tile, 3, KH, KW, sh, sw, dh, dw);
+  else if (nv == 2)
+    dk_ukr_impl(s->C, a, in, cs, pw, ps, tile, 2, KH, KW, sh, sw, dh, dw);
+  else
+    dk_ukr_impl(s->C, a, in, cs, pw, ps, tile, 1, KH, KW, sh, sw, dh, dw);
+}
+
+/* Task t is (N panel, M chunk). */
+static void dk_task(void *vctx, int64_t t0, int64_t t1) {
+  const dk_ctx_t *c = vctx;
+  const sinter_k_conv_shape_t *s = c->s;
+  _Alignas(64) float tile[GK_MR * GK_NR];
+  const int64_t M = s->M, OW = s->OW, ohw = s->OH * s->OW, kg = kg_of(s), pw = c->g.pw;
+  const int is3x3 = s->KH == 3 && s->KW == 3 && s->dil_h == 1 && s->dil_w == 1;
+  void (*ukr)(const sinter_k_conv_shape_t *, int, const float *, const float *, int64_t, int64_t,
+              int64_t, float *) = dk_ukr_any;
+  if (is3x3 && s->stride_h == 1 && s->stride_w == 1) ukr = dk_ukr_3x3s1;
+  if (is3x3 && s->stride_h == 2 && s->stride_w == 2) ukr = dk_ukr_3x3s2;
+  for (int64_t t = t0; t < t1; t++) {
+    int64_t p = t / c->mch, mc = t % c->mch;
+    int64_t q0 = p * GK_NR, nq = gk_min(GK_NR, c->n - q0);
+    int nv = (int)gk_cdiv(nq, 16);
+    int64_t i_beg = mc * c->mpc, i_end = gk_min(gk_cdiv(M, GK_MR), i_beg + c->mpc);
+    for (int64_t i = i_beg; i < i_end; i++) {
+      ukr(s, nv, c->wp + i * kg * GK_MR, c->pl + q0, c->g.cs, pw, c->g.ps, tile);
+      int64_t mr = gk_min(GK_MR, M - i * GK_MR);
+      /* the tile's positions, one output row's run at a time */
+      for (int64_t q = q0; q < q0 + nq;) {
+        int64_t oy = q / pw, ox = q % pw;
+        if (ox >= OW) {
+          q += pw - ox;
+          continue;
+        }
+        int64_t len = gk_min(q0 + nq - q, OW - ox);
+        for (int64_t r = 0; r < mr; r++) {
+          int64_t m = i * GK_MR + r;
+          float *tr = tile + r * GK_NR + (q - q0);
+          int64_t o = m * ohw + oy * OW + ox;
+          if (c->z)
+            for (int64_t j = 0; j < len; j++) tr[j] += c->z[o + j];
+          gk_act_row(c->y + o, tr, len, c->bias ? c->bias[m] : 0.0f, c->act, c->p0, c->p1);
+        }
+        q += len;
+      }
+    }
+  }
+}
+
+static void conv_direct(const sinter_k_conv_shape_t *s, const float *x, const float *wp,
+                        const float *bias, const float *z, float *y, float *pl, int32_t act,
+                        float p0, float p1, const sinter_art_exec_t *exec) {
+  const int threaded = exec && exec->num_threads > 1;
+  dk_ctx_t c = {.s = s, .x = x, .wp = wp, .bias = bias, .z = z, .y = y, .pl = pl, .act = act,
+                .p0 = p0, .p1 = p1};
+  dk_geom(s, &c.g);
+  zero_floats(pl + s->C * c.g.cs, DK_SLACK);
+  if (threaded && s->C > 1)
+    exec->parallel_for(exec, s->C, 1, dk_fill_task, &c);
+  else
+    dk_fill_task(&c, 0, s->C);
+  int64_t npm = gk_cdiv(s->M, GK_MR);
+  c.n = (s->OH - 1) * c.g.pw + s->OW;
+  c.np = gk_cdiv(c.n, GK_NR);
+  c.mch = 1;
+  c.mpc = npm;
+  if (threaded) {
+    int64_t want = 4 * (int64_t)exec->num_threads;
+    if (c.np < want) {
+      c.mch = gk_min(npm, gk_cdiv(want, c.np));
+      c.mpc = gk_cdiv(npm, c.mch);
+      c.mch = gk_cdiv(npm, c.mpc);
+    }
+  }
+  int64_t nt = c.np * c.mch;
+  if (threaded && nt > 1)
+    exec->parallel_for(exec, nt, 1, dk_task, &c);
+  else
+    dk_task(&c, 0, nt);
+}
+
 /* ---- transposed plan ------------------------------------------------------------------- */
 
 typedef struct ct_ctx_s {
@@ -487,6 +702,10 @@ void sinter_k_conv2d_f32(const sinter_k_conv_shape_t *s, const float *x, const f
       exec->parallel_for(exec, s->C, 1, dw_task, &c);
     else
       dw_task(&c, 0, s->C);
+    return;
+  }
+  if (use_direct(s)) {
+    conv_direct(s, x, wp, bias, z, y, scratch, act, p0, p1, exec);
     return;
   }
   if (use_transposed(s)) {

@@ -25,11 +25,11 @@ typedef struct unary_ctx_s {
 
 /* One loop per case, so the op test is outside the loop even when op is not a
  * constant (the parallel path). */
-#define UN_LOOP(EXPR)                  \
-  for (int64_t i = b; i < e; i++) {    \
-    float v = x[i];                    \
-    y[i] = (EXPR);                     \
-  }                                    \
+#define UN_LOOP(EXPR)               \
+  for (int64_t i = b; i < e; i++) { \
+    float v = x[i];                 \
+    y[i] = (EXPR);                  \
+  }                                 \
   break;
 #define ACT_CASE(A) \
   case A: UN_LOOP(sinter_k_act(v, A, p0, p1))
@@ -54,17 +54,18 @@ static void unary_range(int32_t op, const float *x, float *y, float p0, float p1
     case SINTER_K_UN_FLOOR: UN_LOOP(floorf(v))
     case SINTER_K_UN_CEIL: UN_LOOP(ceilf(v))
     case SINTER_K_UN_COS: UN_LOOP(cosf(v))
-    case SINTER_K_UN_SIN: UN_LOOP(sinf(v))
-    ACT_CASE(SINTER_K_ACT_RELU)
-    ACT_CASE(SINTER_K_ACT_CLIP)
-    ACT_CASE(SINTER_K_ACT_LEAKY_RELU)
-    ACT_CASE(SINTER_K_ACT_SIGMOID)
-    ACT_CASE(SINTER_K_ACT_HARD_SIGMOID)
-    ACT_CASE(SINTER_K_ACT_HARD_SWISH)
-    ACT_CASE(SINTER_K_ACT_GELU)
-    ACT_CASE(SINTER_K_ACT_GELU_TANH)
-    ACT_CASE(SINTER_K_ACT_SILU)
-    ACT_CASE(SINTER_K_ACT_TANH)
+    case SINTER_K_UN_SIN:
+      UN_LOOP(sinf(v))
+      ACT_CASE(SINTER_K_ACT_RELU)
+      ACT_CASE(SINTER_K_ACT_CLIP)
+      ACT_CASE(SINTER_K_ACT_LEAKY_RELU)
+      ACT_CASE(SINTER_K_ACT_SIGMOID)
+      ACT_CASE(SINTER_K_ACT_HARD_SIGMOID)
+      ACT_CASE(SINTER_K_ACT_HARD_SWISH)
+      ACT_CASE(SINTER_K_ACT_GELU)
+      ACT_CASE(SINTER_K_ACT_GELU_TANH)
+      ACT_CASE(SINTER_K_ACT_SILU)
+      ACT_CASE(SINTER_K_ACT_TANH)
     default:
       if (x != y) memmove(y + b, x + b, (size_t)(e - b) * sizeof(float));
       break;
@@ -101,8 +102,7 @@ static int32_t collapse(int32_t rank, const int64_t *dims, int32_t nstr,
   for (int32_t d = 0; d < rank; d++) {
     if (dims[d] == 1) continue;
     bool merge = r > 0;
-    for (int32_t k = 0; merge && k < nstr; k++)
-      merge = ns[k][r - 1] == strides[k][d] * dims[d];
+    for (int32_t k = 0; merge && k < nstr; k++) merge = ns[k][r - 1] == strides[k][d] * dims[d];
     if (merge) {
       nd[r - 1] *= dims[d];
       for (int32_t k = 0; k < nstr; k++) ns[k][r - 1] = strides[k][d];
@@ -133,35 +133,35 @@ typedef struct binary_ctx_s {
  * after the op, while it is in L1. */
 enum { CHUNK = 2048 };
 
-#define BIN_EXPR(OP, x, y)                                 \
-  ((OP) == SINTER_K_BIN_ADD   ? (x) + (y)                  \
-   : (OP) == SINTER_K_BIN_SUB ? (x) - (y)                  \
-   : (OP) == SINTER_K_BIN_MUL ? (x) * (y)                  \
-   : (OP) == SINTER_K_BIN_DIV ? (x) / (y)                  \
+#define BIN_EXPR(OP, x, y)                                              \
+  ((OP) == SINTER_K_BIN_ADD   ? (x) + (y)                               \
+   : (OP) == SINTER_K_BIN_SUB ? (x) - (y)                               \
+   : (OP) == SINTER_K_BIN_MUL ? (x) * (y)                               \
+   : (OP) == SINTER_K_BIN_DIV ? (x) / (y)                               \
    : (OP) == SINTER_K_BIN_MAX ? (((x) > (y) || (x) != (x)) ? (x) : (y)) \
    : (OP) == SINTER_K_BIN_MIN ? (((x) < (y) || (x) != (x)) ? (x) : (y)) \
                               : powf((x), (y)))
 
 /* The three stride shapes of the innermost dim get their own loops. */
-#define BIN_ROW(OP)                                                                  \
-  do {                                                                               \
-    if (sa == 1 && sb == 1)                                                          \
-      for (int64_t i = 0; i < n; i++) o[i] = BIN_EXPR(OP, a[i], b[i]);               \
-    else if (sa == 1 && sb == 0) {                                                   \
-      float y_ = b[0];                                                               \
-      if ((OP) == SINTER_K_BIN_POW && y_ == 2.0f)                                    \
-        for (int64_t i = 0; i < n; i++) o[i] = a[i] * a[i];                          \
-      else                                                                           \
-        for (int64_t i = 0; i < n; i++) o[i] = BIN_EXPR(OP, a[i], y_);               \
-    } else if (sa == 0 && sb == 1) {                                                 \
-      float x_ = a[0];                                                               \
-      for (int64_t i = 0; i < n; i++) o[i] = BIN_EXPR(OP, x_, b[i]);                 \
-    } else                                                                           \
-      for (int64_t i = 0; i < n; i++) o[i] = BIN_EXPR(OP, a[i * sa], b[i * sb]);     \
+#define BIN_ROW(OP)                                                              \
+  do {                                                                           \
+    if (sa == 1 && sb == 1)                                                      \
+      for (int64_t i = 0; i < n; i++) o[i] = BIN_EXPR(OP, a[i], b[i]);           \
+    else if (sa == 1 && sb == 0) {                                               \
+      float y_ = b[0];                                                           \
+      if ((OP) == SINTER_K_BIN_POW && y_ == 2.0f)                                \
+        for (int64_t i = 0; i < n; i++) o[i] = a[i] * a[i];                      \
+      else                                                                       \
+        for (int64_t i = 0; i < n; i++) o[i] = BIN_EXPR(OP, a[i], y_);           \
+    } else if (sa == 0 && sb == 1) {                                             \
+      float x_ = a[0];                                                           \
+      for (int64_t i = 0; i < n; i++) o[i] = BIN_EXPR(OP, x_, b[i]);             \
+    } else                                                                       \
+      for (int64_t i = 0; i < n; i++) o[i] = BIN_EXPR(OP, a[i * sa], b[i * sb]); \
   } while (0)
 
-static void binary_row(int32_t op, const float *a, int64_t sa, const float *b, int64_t sb,
-                       float *o, int64_t n) {
+static void binary_row(int32_t op, const float *a, int64_t sa, const float *b, int64_t sb, float *o,
+                       int64_t n) {
   switch (op) {
     case SINTER_K_BIN_ADD: BIN_ROW(SINTER_K_BIN_ADD); break;
     case SINTER_K_BIN_SUB: BIN_ROW(SINTER_K_BIN_SUB); break;
@@ -242,14 +242,14 @@ typedef struct copy_ctx_s {
   char *dst;
 } copy_ctx_t;
 
-#define COPY_LOOP(T)                                                            \
-  do {                                                                          \
-    const T *s_ = (const T *)(const void *)s;                                   \
-    T *d_ = (T *)(void *)d;                                                     \
-    if (ds == 1)                                                                \
-      for (int64_t i = 0; i < n; i++) d_[i] = s_[i * ss];                       \
-    else                                                                        \
-      for (int64_t i = 0; i < n; i++) d_[i * ds] = s_[i * ss];                  \
+#define COPY_LOOP(T)                                           \
+  do {                                                         \
+    const T *s_ = (const T *)(const void *)s;                  \
+    T *d_ = (T *)(void *)d;                                    \
+    if (ds == 1)                                               \
+      for (int64_t i = 0; i < n; i++) d_[i] = s_[i * ss];      \
+    else                                                       \
+      for (int64_t i = 0; i < n; i++) d_[i * ds] = s_[i * ss]; \
   } while (0)
 
 /* One innermost row of n elements. */
@@ -359,55 +359,54 @@ static inline int64_t f2i(double v) {
 
 static inline uint64_t f2u64(double v) {
   /* Beyond INT64_MAX the value only fits unsigned; negatives wrap. */
-  return v >= 9.2233720368547758e18 && v < 1.8446744073709552e19 ? (uint64_t)v
-                                                                  : (uint64_t)f2i(v);
+  return v >= 9.2233720368547758e18 && v < 1.8446744073709552e19 ? (uint64_t)v : (uint64_t)f2i(v);
 }
 
 /* Per (source kind, destination) one loop. FROM is a float type (f32, f64), a
  * signed integer type read as int64, or uint64_t. */
-#define CAST_LOOP(FT, TT, EXPR)                  \
-  do {                                           \
-    const FT *xs = (const FT *)x + b;            \
-    TT *ys = (TT *)y + b;                        \
-    for (int64_t i = 0; i < e - b; i++) {        \
-      FT v = xs[i];                              \
-      ys[i] = (TT)(EXPR);                        \
-    }                                            \
+#define CAST_LOOP(FT, TT, EXPR)           \
+  do {                                    \
+    const FT *xs = (const FT *)x + b;     \
+    TT *ys = (TT *)y + b;                 \
+    for (int64_t i = 0; i < e - b; i++) { \
+      FT v = xs[i];                       \
+      ys[i] = (TT)(EXPR);                 \
+    }                                     \
   } while (0)
 
 /* Float source: ints truncate (through f2i), bool is v != 0. */
-#define CAST_FROM_FLOAT(FT)                                                 \
-  switch (to) {                                                             \
-    case SINTER_ART_F32: CAST_LOOP(FT, float, v); break;                    \
-    case SINTER_ART_F64: CAST_LOOP(FT, double, v); break;                   \
-    case SINTER_ART_I64: CAST_LOOP(FT, int64_t, f2i(v)); break;             \
-    case SINTER_ART_I32: CAST_LOOP(FT, int32_t, (int32_t)f2i(v)); break;    \
-    case SINTER_ART_I16: CAST_LOOP(FT, int16_t, (int16_t)f2i(v)); break;    \
-    case SINTER_ART_I8: CAST_LOOP(FT, int8_t, (int8_t)f2i(v)); break;       \
-    case SINTER_ART_U8: CAST_LOOP(FT, uint8_t, (uint8_t)f2i(v)); break;     \
-    case SINTER_ART_U16: CAST_LOOP(FT, uint16_t, (uint16_t)f2i(v)); break;  \
-    case SINTER_ART_U32: CAST_LOOP(FT, uint32_t, (uint32_t)f2i(v)); break;  \
-    case SINTER_ART_U64: CAST_LOOP(FT, uint64_t, f2u64(v)); break;          \
-    case SINTER_ART_BOOL: CAST_LOOP(FT, uint8_t, v != 0); break;            \
-    default: break;                                                         \
+#define CAST_FROM_FLOAT(FT)                                                \
+  switch (to) {                                                            \
+    case SINTER_ART_F32: CAST_LOOP(FT, float, v); break;                   \
+    case SINTER_ART_F64: CAST_LOOP(FT, double, v); break;                  \
+    case SINTER_ART_I64: CAST_LOOP(FT, int64_t, f2i(v)); break;            \
+    case SINTER_ART_I32: CAST_LOOP(FT, int32_t, (int32_t)f2i(v)); break;   \
+    case SINTER_ART_I16: CAST_LOOP(FT, int16_t, (int16_t)f2i(v)); break;   \
+    case SINTER_ART_I8: CAST_LOOP(FT, int8_t, (int8_t)f2i(v)); break;      \
+    case SINTER_ART_U8: CAST_LOOP(FT, uint8_t, (uint8_t)f2i(v)); break;    \
+    case SINTER_ART_U16: CAST_LOOP(FT, uint16_t, (uint16_t)f2i(v)); break; \
+    case SINTER_ART_U32: CAST_LOOP(FT, uint32_t, (uint32_t)f2i(v)); break; \
+    case SINTER_ART_U64: CAST_LOOP(FT, uint64_t, f2u64(v)); break;         \
+    case SINTER_ART_BOOL: CAST_LOOP(FT, uint8_t, v != 0); break;           \
+    default: break;                                                        \
   }
 
 /* Integer source: C conversions (wrapping to narrower integers, one rounding
  * to floats); bool is v != 0. */
-#define CAST_FROM_INT(FT)                                                   \
-  switch (to) {                                                             \
-    case SINTER_ART_F32: CAST_LOOP(FT, float, v); break;                    \
-    case SINTER_ART_F64: CAST_LOOP(FT, double, v); break;                   \
-    case SINTER_ART_I64: CAST_LOOP(FT, int64_t, v); break;                  \
-    case SINTER_ART_I32: CAST_LOOP(FT, int32_t, v); break;                  \
-    case SINTER_ART_I16: CAST_LOOP(FT, int16_t, v); break;                  \
-    case SINTER_ART_I8: CAST_LOOP(FT, int8_t, v); break;                    \
-    case SINTER_ART_U8: CAST_LOOP(FT, uint8_t, v); break;                   \
-    case SINTER_ART_U16: CAST_LOOP(FT, uint16_t, v); break;                 \
-    case SINTER_ART_U32: CAST_LOOP(FT, uint32_t, v); break;                 \
-    case SINTER_ART_U64: CAST_LOOP(FT, uint64_t, v); break;                 \
-    case SINTER_ART_BOOL: CAST_LOOP(FT, uint8_t, v != 0); break;            \
-    default: break;                                                         \
+#define CAST_FROM_INT(FT)                                        \
+  switch (to) {                                                  \
+    case SINTER_ART_F32: CAST_LOOP(FT, float, v); break;         \
+    case SINTER_ART_F64: CAST_LOOP(FT, double, v); break;        \
+    case SINTER_ART_I64: CAST_LOOP(FT, int64_t, v); break;       \
+    case SINTER_ART_I32: CAST_LOOP(FT, int32_t, v); break;       \
+    case SINTER_ART_I16: CAST_LOOP(FT, int16_t, v); break;       \
+    case SINTER_ART_I8: CAST_LOOP(FT, int8_t, v); break;         \
+    case SINTER_ART_U8: CAST_LOOP(FT, uint8_t, v); break;        \
+    case SINTER_ART_U16: CAST_LOOP(FT, uint16_t, v); break;      \
+    case SINTER_ART_U32: CAST_LOOP(FT, uint32_t, v); break;      \
+    case SINTER_ART_U64: CAST_LOOP(FT, uint64_t, v); break;      \
+    case SINTER_ART_BOOL: CAST_LOOP(FT, uint8_t, v != 0); break; \
+    default: break;                                              \
   }
 
 static size_t dtype_size(int32_t dt) {

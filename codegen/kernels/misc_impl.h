@@ -87,7 +87,7 @@ KM_INLINE float km_hmax_p(const km_v16f *v) {
 KM_INLINE km_v16f km_exp_p(const km_v16f *px) {
   const km_v16f lo = km_splat(-110.0f), hi = km_splat(89.0f);
   km_v16f x = *px;
-  km_v16i below = x < lo, above = x > hi;
+  km_v16i below = x<lo, above = x> hi;
   x = km_select_p(&below, &lo, &x);
   x = km_select_p(&above, &hi, &x);
   const km_v16f magic = km_splat(12582912.0f);
@@ -110,41 +110,41 @@ KM_INLINE km_v16f km_exp_p(const km_v16f *px) {
 }
 
 /* By-value forms of the above (GNU statement expressions). */
-#define km_store(p, v)                         \
-  ({                                           \
-    const km_v16f km_sv_ = (v);                \
-    memcpy((p), &km_sv_, sizeof km_sv_);       \
+#define km_store(p, v)                   \
+  ({                                     \
+    const km_v16f km_sv_ = (v);          \
+    memcpy((p), &km_sv_, sizeof km_sv_); \
   })
-#define km_store_part(p, v, n)                 \
-  ({                                           \
-    const km_v16f km_pv_ = (v);                \
-    km_store_part_p((p), &km_pv_, (n));        \
+#define km_store_part(p, v, n)          \
+  ({                                    \
+    const km_v16f km_pv_ = (v);         \
+    km_store_part_p((p), &km_pv_, (n)); \
   })
-#define km_max(a, b)                           \
-  ({                                           \
-    const km_v16f km_ma_ = (a), km_mb_ = (b);  \
-    const km_v16i km_mm_ = km_mb_ > km_ma_;    \
-    km_select_p(&km_mm_, &km_mb_, &km_ma_);    \
+#define km_max(a, b)                          \
+  ({                                          \
+    const km_v16f km_ma_ = (a), km_mb_ = (b); \
+    const km_v16i km_mm_ = km_mb_ > km_ma_;   \
+    km_select_p(&km_mm_, &km_mb_, &km_ma_);   \
   })
-#define km_hsum(v)                             \
-  ({                                           \
-    const km_v16f km_hv_ = (v);                \
-    km_hsum_p(&km_hv_);                        \
+#define km_hsum(v)              \
+  ({                            \
+    const km_v16f km_hv_ = (v); \
+    km_hsum_p(&km_hv_);         \
   })
-#define km_hsum_f(v)                           \
-  ({                                           \
-    const km_v16f km_fv_ = (v);                \
-    km_hsum_f_p(&km_fv_);                      \
+#define km_hsum_f(v)            \
+  ({                            \
+    const km_v16f km_fv_ = (v); \
+    km_hsum_f_p(&km_fv_);       \
   })
-#define km_hmax(v)                             \
-  ({                                           \
-    const km_v16f km_xv_ = (v);                \
-    km_hmax_p(&km_xv_);                        \
+#define km_hmax(v)              \
+  ({                            \
+    const km_v16f km_xv_ = (v); \
+    km_hmax_p(&km_xv_);         \
   })
-#define km_exp(v)                              \
-  ({                                           \
-    const km_v16f km_ev_ = (v);                \
-    km_exp_p(&km_ev_);                         \
+#define km_exp(v)               \
+  ({                            \
+    const km_v16f km_ev_ = (v); \
+    km_exp_p(&km_ev_);          \
   })
 
 /* exp of one float through the vector code, so scalar tails round exactly
@@ -157,7 +157,7 @@ KM_INLINE float km_expf(float x) {
 /* Runs fn over [0, n) on exec's pool when it has more than one thread and
  * there is more than one grain of work, else inline on this thread. */
 KM_INLINE void km_run(const sinter_art_exec_t *exec, int64_t n, int64_t grain,
-                          sinter_art_task_fn fn, void *ctx) {
+                      sinter_art_task_fn fn, void *ctx) {
   if (n <= 0) return;
   if (grain < 1) grain = 1;
   if (exec && exec->num_threads > 1 && n > grain)

@@ -128,8 +128,7 @@ static void layernorm_task(void *ctx, int64_t rb, int64_t re) {
 }
 
 void sinter_k_layernorm_f32(int64_t rows, int64_t n, const float *x, const float *scale,
-                            const float *bias, float eps, float *y,
-                            const sinter_art_exec_t *exec) {
+                            const float *bias, float eps, float *y, const sinter_art_exec_t *exec) {
   if (rows <= 0 || n <= 0) return;
   row_ctx_t c = {n, x, scale, bias, y, eps, 0};
   km_run(exec, rows, km_grain(3 * n), layernorm_task, &c);

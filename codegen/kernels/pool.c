@@ -40,85 +40,84 @@ typedef struct pool_ctx_s {
 
 /* The maxima of output columns [cb, cb + N) of one row, taps in (kh, kw)
  * order; with N = 16 the loops over i become single vector operations. */
-#define MAX_BLOCK(T, N)                                                    \
-  do {                                                                     \
-    T acc[16];                                                             \
-    const T *x0 = xb + (sh + h0 * s->dil_h) * s->W;                        \
-    for (int64_t i = 0; i < (N); i++) acc[i] = x0[i * sw];                 \
-    for (int64_t kh = h0; kh < h1; kh++) {                                 \
-      const T *xr = xb + (sh + kh * s->dil_h) * s->W;                      \
-      for (int64_t kw = kh == h0 ? 1 : 0; kw < s->KW; kw++) {              \
-        const T *xt = xr + kw * dw;                                        \
-        for (int64_t i = 0; i < (N); i++) {                                \
-          T v = xt[i * sw];                                                \
-          acc[i] = v > acc[i] ? v : acc[i];                                \
-        }                                                                  \
-      }                                                                    \
-    }                                                                      \
-    for (int64_t i = 0; i < (N); i++) yr[cb + i] = acc[i];                 \
+#define MAX_BLOCK(T, N)                                       \
+  do {                                                        \
+    T acc[16];                                                \
+    const T *x0 = xb + (sh + h0 * s->dil_h) * s->W;           \
+    for (int64_t i = 0; i < (N); i++) acc[i] = x0[i * sw];    \
+    for (int64_t kh = h0; kh < h1; kh++) {                    \
+      const T *xr = xb + (sh + kh * s->dil_h) * s->W;         \
+      for (int64_t kw = kh == h0 ? 1 : 0; kw < s->KW; kw++) { \
+        const T *xt = xr + kw * dw;                           \
+        for (int64_t i = 0; i < (N); i++) {                   \
+          T v = xt[i * sw];                                   \
+          acc[i] = v > acc[i] ? v : acc[i];                   \
+        }                                                     \
+      }                                                       \
+    }                                                         \
+    for (int64_t i = 0; i < (N); i++) yr[cb + i] = acc[i];    \
   } while (0)
 
 /* Max pooling for element type T: the first tap in (kh, kw) order, then any
  * strictly greater one, as the interpreter does; an all-padding window gives
  * EMPTY. Tasks are output rows (c, oh). */
-#define DEFINE_MAXPOOL(NAME, T, EMPTY, VBLOCK)                                                       \
-  static void NAME##_rows(const sinter_k_pool_shape_t *s, const T *x, T *y, int64_t rb,      \
-                          int64_t re) {                                                      \
-    int64_t ow0, ow1;                                                                        \
-    interior_cols(s, &ow0, &ow1);                                                            \
-    const int64_t sw = s->stride_w, dw = s->dil_w;                                           \
-    for (int64_t r = rb; r < re; r++) {                                                      \
-      int64_t c = r / s->OH, oh = r % s->OH;                                                 \
-      const T *xc = x + c * s->H * s->W;                                                     \
-      T *yr = y + r * s->OW;                                                                 \
-      int64_t sh = oh * s->stride_h - s->pad_t, h0, h1;                                      \
-      tap_range(sh, s->KH, s->dil_h, s->H, &h0, &h1);                                        \
-      for (int64_t ow = 0; ow < s->OW; ow++) {                                               \
-        if (ow == ow0 && ow1 > ow0 && h1 > h0) {                                                          \
-          ow = ow1 - 1;                                                                      \
-          continue;                                                                          \
-        }                                                                                    \
-        int64_t sw0 = ow * sw - s->pad_l, w0, w1;                                            \
-        tap_range(sw0, s->KW, dw, s->W, &w0, &w1);                                           \
-        T best = (EMPTY);                                                                    \
-        int first = 1;                                                                       \
-        for (int64_t kh = h0; kh < h1; kh++) {                                               \
-          const T *xr = xc + (sh + kh * s->dil_h) * s->W + sw0;                              \
-          for (int64_t kw = w0; kw < w1; kw++) {                                             \
-            T v = xr[kw * dw];                                                               \
-            if (first || v > best) best = v;                                                 \
-            first = 0;                                                                       \
-          }                                                                                  \
-        }                                                                                    \
-        yr[ow] = best;                                                                       \
-      }                                                                                      \
-      if (h1 <= h0) continue;                                                                \
-      /* Interior columns, 16 at a time: every kw tap is in range, and the 16       \
-       * maxima stay in registers across the taps. */                              \
-      for (int64_t cb = ow0; cb < ow1; cb += 16) {                                   \
-        /* A short last block overlaps the previous one (same values again). */      \
-        if (ow1 - cb < 16 && ow1 - ow0 >= 16) cb = ow1 - 16;                         \
-        int64_t n = ow1 - cb < 16 ? ow1 - cb : 16;                                   \
-        const T *xb = xc + cb * sw - s->pad_l;                                       \
-        if (n == 16 && VBLOCK(s, xb, sh, h0, h1, yr + cb))                           \
-          continue;                                                                  \
-        MAX_BLOCK(T, n);                                                             \
-      }                                                                              \
-    }                                                                                \
-  }                                                                                  \
-  static void NAME##_task(void *ctx, int64_t rb, int64_t re) {                               \
-    const pool_ctx_t *c = ctx;                                                               \
-    NAME##_rows(c->s, c->x, c->y, rb, re);                                                   \
-  }                                                                                          \
+#define DEFINE_MAXPOOL(NAME, T, EMPTY, VBLOCK)                                                 \
+  static void NAME##_rows(const sinter_k_pool_shape_t *s, const T *x, T *y, int64_t rb,        \
+                          int64_t re) {                                                        \
+    int64_t ow0, ow1;                                                                          \
+    interior_cols(s, &ow0, &ow1);                                                              \
+    const int64_t sw = s->stride_w, dw = s->dil_w;                                             \
+    for (int64_t r = rb; r < re; r++) {                                                        \
+      int64_t c = r / s->OH, oh = r % s->OH;                                                   \
+      const T *xc = x + c * s->H * s->W;                                                       \
+      T *yr = y + r * s->OW;                                                                   \
+      int64_t sh = oh * s->stride_h - s->pad_t, h0, h1;                                        \
+      tap_range(sh, s->KH, s->dil_h, s->H, &h0, &h1);                                          \
+      for (int64_t ow = 0; ow < s->OW; ow++) {                                                 \
+        if (ow == ow0 && ow1 > ow0 && h1 > h0) {                                               \
+          ow = ow1 - 1;                                                                        \
+          continue;                                                                            \
+        }                                                                                      \
+        int64_t sw0 = ow * sw - s->pad_l, w0, w1;                                              \
+        tap_range(sw0, s->KW, dw, s->W, &w0, &w1);                                             \
+        T best = (EMPTY);                                                                      \
+        int first = 1;                                                                         \
+        for (int64_t kh = h0; kh < h1; kh++) {                                                 \
+          const T *xr = xc + (sh + kh * s->dil_h) * s->W + sw0;                                \
+          for (int64_t kw = w0; kw < w1; kw++) {                                               \
+            T v = xr[kw * dw];                                                                 \
+            if (first || v > best) best = v;                                                   \
+            first = 0;                                                                         \
+          }                                                                                    \
+        }                                                                                      \
+        yr[ow] = best;                                                                         \
+      }                                                                                        \
+      if (h1 <= h0) continue;                                                                  \
+      /* Interior columns, 16 at a time: every kw tap is in range, and the 16                  \
+       * maxima stay in registers across the taps. */                                          \
+      for (int64_t cb = ow0; cb < ow1; cb += 16) {                                             \
+        /* A short last block overlaps the previous one (same values again). */                \
+        if (ow1 - cb < 16 && ow1 - ow0 >= 16) cb = ow1 - 16;                                   \
+        int64_t n = ow1 - cb < 16 ? ow1 - cb : 16;                                             \
+        const T *xb = xc + cb * sw - s->pad_l;                                                 \
+        if (n == 16 && VBLOCK(s, xb, sh, h0, h1, yr + cb)) continue;                           \
+        MAX_BLOCK(T, n);                                                                       \
+      }                                                                                        \
+    }                                                                                          \
+  }                                                                                            \
+  static void NAME##_task(void *ctx, int64_t rb, int64_t re) {                                 \
+    const pool_ctx_t *c = ctx;                                                                 \
+    NAME##_rows(c->s, c->x, c->y, rb, re);                                                     \
+  }                                                                                            \
   void NAME(const sinter_k_pool_shape_t *s, const T *x, T *y, const sinter_art_exec_t *exec) { \
-    int64_t rows = s->C * s->OH;                                                             \
-    if (rows <= 0 || s->OW <= 0) return;                                                     \
-    if (!exec || exec->num_threads <= 1) {                                                   \
-      NAME##_rows(s, x, y, 0, rows);                                                         \
-      return;                                                                                \
-    }                                                                                        \
-    pool_ctx_t c = {s, x, y};                                                                \
-    km_run(exec, rows, km_grain(s->OW * s->KH * s->KW), NAME##_task, &c);                    \
+    int64_t rows = s->C * s->OH;                                                               \
+    if (rows <= 0 || s->OW <= 0) return;                                                       \
+    if (!exec || exec->num_threads <= 1) {                                                     \
+      NAME##_rows(s, x, y, 0, rows);                                                           \
+      return;                                                                                  \
+    }                                                                                          \
+    pool_ctx_t c = {s, x, y};                                                                  \
+    km_run(exec, rows, km_grain(s->OW * s->KH * s->KW), NAME##_task, &c);                      \
   }
 
 /* 16 floats at p[0], p[s], ... p[15 s]. Stride 2 (the common pooling and
@@ -129,8 +128,7 @@ KM_INLINE km_v16f load_strided(const float *p, int64_t s) {
   if (s == 2) {
     km_v16f a = km_load(p), b = km_load(p + 15);
 #if defined(__clang__)
-    return __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 17, 19, 21, 23, 25, 27, 29,
-                                   31);
+    return __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 17, 19, 21, 23, 25, 27, 29, 31);
 #else
     return __builtin_shuffle(a, b,
                              (km_v16i){0, 2, 4, 6, 8, 10, 12, 14, 17, 19, 21, 23, 25, 27, 29, 31});
@@ -169,18 +167,18 @@ static inline int64_t taps_padded(int64_t start, int64_t k, int64_t d, int64_t l
   return n < k ? n : k;
 }
 
-#define AVG_BLOCK(N)                                                       \
-  do {                                                                     \
-    float acc[16];                                                         \
-    for (int64_t i = 0; i < (N); i++) acc[i] = 0.0f;                       \
-    for (int64_t kh = h0; kh < h1; kh++) {                                 \
-      const float *xr = xb + (sh + kh * s->dil_h) * s->W;                  \
-      for (int64_t kw = 0; kw < s->KW; kw++) {                             \
-        const float *xt = xr + kw * dw;                                    \
-        for (int64_t i = 0; i < (N); i++) acc[i] += xt[i * sw];            \
-      }                                                                    \
-    }                                                                      \
-    for (int64_t i = 0; i < (N); i++) yr[cb + i] = acc[i] / div;           \
+#define AVG_BLOCK(N)                                             \
+  do {                                                           \
+    float acc[16];                                               \
+    for (int64_t i = 0; i < (N); i++) acc[i] = 0.0f;             \
+    for (int64_t kh = h0; kh < h1; kh++) {                       \
+      const float *xr = xb + (sh + kh * s->dil_h) * s->W;        \
+      for (int64_t kw = 0; kw < s->KW; kw++) {                   \
+        const float *xt = xr + kw * dw;                          \
+        for (int64_t i = 0; i < (N); i++) acc[i] += xt[i * sw];  \
+      }                                                          \
+    }                                                            \
+    for (int64_t i = 0; i < (N); i++) yr[cb + i] = acc[i] / div; \
   } while (0)
 
 /* Average pooling: sums in f32 in (kh, kw) order, divided by the count. */
@@ -195,8 +193,8 @@ static void avgpool_rows(const sinter_k_pool_shape_t *s, const float *x, float *
     float *yr = y + r * s->OW;
     int64_t sh = oh * s->stride_h - s->pad_t, h0, h1;
     tap_range(sh, s->KH, s->dil_h, s->H, &h0, &h1);
-    int64_t cnt_h = s->count_include_pad ? taps_padded(sh, s->KH, s->dil_h, s->H + s->pad_b)
-                                         : h1 - h0;
+    int64_t cnt_h =
+        s->count_include_pad ? taps_padded(sh, s->KH, s->dil_h, s->H + s->pad_b) : h1 - h0;
     for (int64_t ow = 0; ow < s->OW; ow++) {
       if (ow == ow0 && ow1 > ow0 && h1 > h0) {
         ow = ow1 - 1;
@@ -209,8 +207,7 @@ static void avgpool_rows(const sinter_k_pool_shape_t *s, const float *x, float *
         const float *xr = xc + (sh + kh * s->dil_h) * s->W + sw0;
         for (int64_t kw = w0; kw < w1; kw++) acc += xr[kw * dw];
       }
-      int64_t cnt_w = s->count_include_pad ? taps_padded(sw0, s->KW, dw, s->W + s->pad_r)
-                                           : w1 - w0;
+      int64_t cnt_w = s->count_include_pad ? taps_padded(sw0, s->KW, dw, s->W + s->pad_r) : w1 - w0;
       int64_t cnt = cnt_h * cnt_w;
       yr[ow] = cnt > 0 ? acc / (float)cnt : 0.0f;
     }

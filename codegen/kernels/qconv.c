@@ -1,19 +1,22 @@
-/* Requantized int8 2-D convolution (QLinearConvAct) of one NCHW image: im2col
- * of the activations into VNNI column panels in scratch, then the int8 tile of
- * qimpl.h with the packed weights broadcast per output channel; depthwise
- * convolutions take a direct path. Portable and AVX512-VNNI give identical
- * bytes. */
+/* Requantized int8 2-D convolution (QLinearConvAct) of one NCHW image as an
+ * implicit GEMM: the input is rewritten once into planes of 4 interleaved
+ * channels (one 4-byte VNNI group per pixel), padded with the zero point and
+ * split into stride phases, so that for every tap 16 consecutive output
+ * pixels read 64 consecutive bytes and the int8 tile of qimpl.h runs on the
+ * input directly, without im2col. Depthwise convolutions take a direct path.
+ * Portable and AVX512-VNNI give identical bytes. */
 #include "qimpl.h"
 
 /* Packed weights. kind GEMM: this header, int32 corr[mp] (bias and the zero-
  * point terms that do not depend on x), int32 wzp[mp], then per group and per
- * block of QMR output channels kg groups of QMR rows x 4 bytes (row i's 4 k of
- * group g at (g * QMR + i) * 4), zero-padded. kind DW (group == C == M):
- * int32 bias[M], then int32 (w - w_zp[m]) [M][KH * KW]. */
+ * block of QMR output channels kg = taps * nc4 groups of QMR rows x 4 bytes:
+ * group tp * nc4 + c4 holds channels 4 c4 .. 4 c4 + 3 of tap tp = kh * KW + kw
+ * (row i's bytes at (g * QMR + i) * 4), zero beyond the group's channels.
+ * kind DW (group == C == M): int32 bias[M], then int32 (w - w_zp[m]) [M][KH * KW]. */
 typedef struct qconv_hdr_s {
-  int64_t kind, M, mg, group, kt, kg, nmb, mp;
+  int64_t kind, M, mg, group, cg, nc4, taps, kt, kg, nmb, mp;
 } qconv_hdr_t;
-enum { QHDR = 64, KIND_GEMM = 1, KIND_DW = 2 };
+enum { QHDR = 128, KIND_GEMM = 1, KIND_DW = 2 };
 
 static int is_dw(const sinter_k_conv_shape_t *s) {
   return s->group == s->C && s->group == s->M && s->group > 1;
@@ -25,8 +28,11 @@ static void layout(const sinter_k_conv_shape_t *s, qconv_hdr_t *h) {
   h->M = s->M;
   h->group = s->group;
   h->mg = s->M / s->group;
-  h->kt = s->C / s->group * s->KH * s->KW;
-  h->kg = (h->kt + 3) / 4;
+  h->cg = s->C / s->group;
+  h->nc4 = (h->cg + 3) / 4;
+  h->taps = s->KH * s->KW;
+  h->kt = h->cg * h->taps;
+  h->kg = h->taps * h->nc4;
   h->nmb = (h->mg + QMR - 1) / QMR;
   h->mp = qround_up(s->M, 16);
 }
@@ -66,34 +72,90 @@ void sinter_k_qconv2d_pack(const sinter_k_conv_shape_t *s, const int8_t *w, cons
     int64_t g = m / h.mg, mi = m % h.mg, mb = mi / QMR, i = mi % QMR;
     uint8_t *blk = blocks + (g * h.nmb + mb) * h.kg * QMR * 4;
     uint32_t sum = 0, z = w_zp ? (uint32_t)w_zp[m] : 0;
-    for (int64_t k = 0; k < h.kt; k++) {
-      int8_t v = w[m * h.kt + k];
-      sum += (uint32_t)(int32_t)v;
-      blk[((k / 4) * QMR + i) * 4 + k % 4] = (uint8_t)v;
-    }
+    for (int64_t ci = 0; ci < h.cg; ci++)
+      for (int64_t tp = 0; tp < h.taps; tp++) {
+        int8_t v = w[(m * h.cg + ci) * h.taps + tp];
+        sum += (uint32_t)(int32_t)v;
+        blk[((tp * h.nc4 + ci / 4) * QMR + i) * 4 + ci % 4] = (uint8_t)v;
+      }
     corr[m] = (int32_t)((bias ? (uint32_t)bias[m] : 0u) - xz * sum + (uint32_t)h.kt * xz * z);
     wzp[m] = (int32_t)z;
   }
 }
 
-/* Column panels of im2col (panels of 16 pixels, kg groups of 64 bytes) and
- * the per-pixel sums of x as u8 that nonzero weight zero points need. */
-static size_t col_bytes(const sinter_k_conv_shape_t *s, const qconv_hdr_t *h) {
-  int64_t pp = qround_up(s->OH * s->OW, 16);
-  return (size_t)(pp / 16) * (size_t)h->kg * 64;
+/* Where the interleaved input lives. The padded image (Hp x Wp) is split
+ * into stride phases (a, b): phase plane [i][j] is padded pixel (i sh + a,
+ * j sw + b); only the phases some tap reads exist (na x nb of them, phase
+ * values in pa[], pb[]). Output pixel (oh, ow) is q = oh * ws + ow, and tap
+ * (kh, kw) reads word q + (kh dh / sh) * ws + kw dw / sw of plane (phase of
+ * (kh dh % sh, kw dw % sw), c4), so 16 consecutive q are 64 consecutive
+ * bytes; the q with ow >= OW are computed and dropped. */
+typedef struct qgeo_s {
+  int64_t na, nb, hs, ws, plane, nplanes, qn, qpad, xbytes, colsum_off, tap_off, pa_off, pb_off;
+  int64_t total;
+} qgeo_t;
+
+static int64_t phase_list(int64_t k, int64_t d, int64_t st, int64_t *out) {
+  int64_t n = 0;
+  for (int64_t i = 0; i < k; i++) {
+    int64_t a = i * d % st, seen = 0;
+    for (int64_t j = 0; j < n; j++) seen |= out[j] == a;
+    if (!seen) out[n++] = a;
+  }
+  return n;
+}
+
+static int64_t phase_index(const int64_t *list, int64_t n, int64_t a) {
+  for (int64_t j = 0; j < n; j++)
+    if (list[j] == a) return j;
+  return 0;
+}
+
+/* How many distinct i d % st for i < k (phase_list's length), without storage. */
+static int64_t phase_count(int64_t k, int64_t d, int64_t st) {
+  int64_t n = 0;
+  for (int64_t i = 0; i < k; i++) {
+    int64_t seen = 0;
+    for (int64_t j = 0; j < i; j++) seen |= j * d % st == i * d % st;
+    n += !seen;
+  }
+  return n;
+}
+
+static void geometry(const sinter_k_conv_shape_t *s, const qconv_hdr_t *h, qgeo_t *g) {
+  int64_t hp = s->H + s->pad_t + s->pad_b, wp = s->W + s->pad_l + s->pad_r;
+  g->hs = (hp + s->stride_h - 1) / s->stride_h;
+  g->ws = (wp + s->stride_w - 1) / s->stride_w;
+  g->na = phase_count(s->KH, s->dil_h, s->stride_h);
+  g->nb = phase_count(s->KW, s->dil_w, s->stride_w);
+  g->plane = g->hs * g->ws * 4;
+  g->nplanes = g->na * g->nb * h->nc4;
+  g->qn = s->OH * g->ws;
+  g->qpad = qround_up(g->qn, QNR);
+  int64_t maxoff = (s->KH - 1) * s->dil_h / s->stride_h * g->ws + (s->KW - 1) * s->dil_w / s->stride_w;
+  int64_t slack = g->qpad + maxoff - g->hs * g->ws;
+  if (slack < 0) slack = 0;
+  g->xbytes = g->nplanes * g->plane + (slack + 16) * 4;
+  g->colsum_off = qround_up(g->xbytes, 64);
+  g->tap_off = g->colsum_off + qround_up(g->qpad * 4, 64);
+  g->pa_off = g->tap_off + h->taps * 8;
+  g->pb_off = g->pa_off + qmin64(s->KH, s->stride_h) * 8;
+  g->total = g->pb_off + qmin64(s->KW, s->stride_w) * 8;
 }
 
 size_t sinter_k_qconv2d_scratch_size(const sinter_k_conv_shape_t *s) {
   qconv_hdr_t h;
   layout(s, &h);
   if (h.kind == KIND_DW) return 0;
-  int64_t pp = qround_up(s->OH * s->OW, 16);
-  return qround_up((int64_t)col_bytes(s, &h), 64) + (size_t)pp * 4;
+  qgeo_t g;
+  geometry(s, &h, &g);
+  return (size_t)g.total;
 }
 
 typedef struct qconv_ctx_s {
   const sinter_k_conv_shape_t *s;
   qconv_hdr_t h;
+  qgeo_t geo;
   const uint8_t *x;
   uint8_t xor8, xz8;
   int32_t xzp;
@@ -102,106 +164,105 @@ typedef struct qconv_ctx_s {
   const uint8_t *blocks;
   int32_t has_wzp, mult_finite, yzp, lo, hi;
   const float *mult;
-  uint8_t *y, *col;
+  uint8_t *y, *xb;
   int32_t *colsum;
+  int64_t *tapoff, *pa, *pb;
   int64_t OS, nrb;
 } qconv_ctx_t;
 
-/* One im2col row: k = (ci, kh, kw) of group c->g at output row oh, output
- * columns [ow0, ow0 + n), as u8 (padding reads the zero point; k >= kt, the
- * tail of the last group, reads 0). */
-static void im2col_row(const qconv_ctx_t *c, int64_t k, int64_t oh, int64_t ow0, int64_t n,
-                       uint8_t *r) {
-  const sinter_k_conv_shape_t *s = c->s;
-  if (k >= c->h.kt) {
-    memset(r, 0, (size_t)n);
-    return;
-  }
-  int64_t taps = s->KH * s->KW, ci = k / taps, kh = k / s->KW % s->KH, kw = k % s->KW;
-  int64_t ih = oh * s->stride_h - s->pad_t + kh * s->dil_h;
-  if (ih < 0 || ih >= s->H) {
-    memset(r, c->xz8, (size_t)n);
-    return;
-  }
-  const uint8_t *xr = c->x + ((c->g * (s->C / s->group) + ci) * s->H + ih) * s->W;
-  int64_t off = kw * s->dil_w - s->pad_l, sw = s->stride_w;
-  /* valid q: 0 <= (ow0 + q) * sw + off < W */
-  int64_t qa = 0, qb = n;
-  while (qa < n && (ow0 + qa) * sw + off < 0) qa++;
-  while (qb > qa && (ow0 + qb - 1) * sw + off >= s->W) qb--;
-  memset(r, c->xz8, (size_t)qa);
-  const uint8_t *xs = xr + ow0 * sw + off;
-  uint8_t xo = c->xor8;
-  if (sw == 1)
-    for (int64_t q = qa; q < qb; q++) r[q] = xs[q] ^ xo;
-  else
-    for (int64_t q = qa; q < qb; q++) r[q] = xs[q * sw] ^ xo;
-  memset(r + qb, c->xz8, (size_t)(n - qb));
+static inline void put4(uint8_t *d, uint32_t v) {
+  memcpy(d, &v, 4);
 }
 
-/* Fills k groups [begin, end) of every column panel for group c->g: pixel p
- * and k go to col[(p / 16) * kg * 64 + (k / 4) * 64 + (p % 16) * 4 + k % 4].
- * Four im2col rows are interleaved into 4-byte words, one per pixel, stored
- * in runs that stay inside one panel so the loops vectorize. */
-static void im2col_task(void *vc, int64_t begin, int64_t end) {
+/* Writes interleaved plane `it` (phase it / nc4, channel quad it % nc4) of
+ * group c->g: channel bytes XORed to u8, padding the zero point, channels
+ * past the group 0 (their weights are 0). */
+static void pack_x_task(void *vc, int64_t begin, int64_t end) {
   const qconv_ctx_t *c = vc;
   const sinter_k_conv_shape_t *s = c->s;
-  enum { CH = 256 };
-  uint8_t rows[4][CH];
-  int64_t kg = c->h.kg, OW = s->OW;
-  for (int64_t g = begin; g < end; g++) {
-    for (int64_t oh = 0; oh < s->OH; oh++) {
-      for (int64_t ow0 = 0; ow0 < OW; ow0 += CH) {
-        int64_t n = qmin64(CH, OW - ow0);
-        for (int i = 0; i < 4; i++) im2col_row(c, g * 4 + i, oh, ow0, n, rows[i]);
-        for (int64_t q0 = 0; q0 < n;) {
-          int64_t p = oh * OW + ow0 + q0, run = qmin64(n - q0, 16 - p % 16);
-          uint8_t *d = c->col + (p / 16) * kg * 64 + g * 64 + (p % 16) * 4;
-          for (int64_t q = 0; q < run; q++) {
-            uint32_t v = (uint32_t)rows[0][q0 + q] | (uint32_t)rows[1][q0 + q] << 8 |
-                         (uint32_t)rows[2][q0 + q] << 16 | (uint32_t)rows[3][q0 + q] << 24;
-            memcpy(d + q * 4, &v, 4);
-          }
-          q0 += run;
-        }
+  const qgeo_t *g = &c->geo;
+  int64_t nc4 = c->h.nc4, H = s->H, W = s->W, ws = g->ws, sw = s->stride_w;
+  for (int64_t it = begin; it < end; it++) {
+    int64_t ph = it / nc4, c4 = it % nc4;
+    int64_t a = c->pa[ph / g->nb], b = c->pb[ph % g->nb];
+    int64_t nreal = qmin64(4, c->h.cg - c4 * 4);
+    uint32_t mask = nreal >= 4 ? 0xffffffffu : (1u << (8 * nreal)) - 1;
+    uint32_t xr = 0x80808080u * (c->xor8 != 0);
+    uint32_t xzw = (0x01010101u * c->xz8) & mask;
+    const uint8_t *src[4];
+    for (int64_t k = 0; k < 4; k++)
+      src[k] = c->x + (c->g * c->h.cg + c4 * 4 + (k < nreal ? k : 0)) * H * W;
+    uint8_t *pl = c->xb + it * g->plane;
+    /* valid j: 0 <= j sw + b - pad_l < W */
+    int64_t lo = s->pad_l - b, ja = lo <= 0 ? 0 : (lo + sw - 1) / sw;
+    int64_t hi = W - 1 + s->pad_l - b, jb = hi < 0 ? 0 : qmin64(ws, hi / sw + 1);
+    if (jb < ja) jb = ja;
+    if (ja > ws) ja = jb = ws;
+    for (int64_t i = 0; i < g->hs; i++) {
+      uint8_t *d = pl + i * ws * 4;
+      int64_t ih = i * s->stride_h + a - s->pad_t;
+      if (ih < 0 || ih >= H) {
+        for (int64_t j = 0; j < ws; j++) put4(d + j * 4, xzw);
+        continue;
+      }
+      for (int64_t j = 0; j < ja; j++) put4(d + j * 4, xzw);
+      for (int64_t j = jb; j < ws; j++) put4(d + j * 4, xzw);
+      int64_t iw0 = ja * sw + b - s->pad_l, n = jb - ja;
+      const uint8_t *r0 = src[0] + ih * W + iw0, *r1 = src[1] + ih * W + iw0;
+      const uint8_t *r2 = src[2] + ih * W + iw0, *r3 = src[3] + ih * W + iw0;
+      uint8_t *dd = d + ja * 4;
+      if (sw == 1) {
+        for (int64_t j = 0; j < n; j++)
+          put4(dd + j * 4, ((r0[j] | (uint32_t)r1[j] << 8 | (uint32_t)r2[j] << 16 |
+                             (uint32_t)r3[j] << 24) ^ xr) & mask);
+      } else if (sw == 2) {
+        for (int64_t j = 0; j < n; j++)
+          put4(dd + j * 4, ((r0[2 * j] | (uint32_t)r1[2 * j] << 8 | (uint32_t)r2[2 * j] << 16 |
+                             (uint32_t)r3[2 * j] << 24) ^ xr) & mask);
+      } else {
+        for (int64_t j = 0; j < n; j++)
+          put4(dd + j * 4, ((r0[j * sw] | (uint32_t)r1[j * sw] << 8 |
+                             (uint32_t)r2[j * sw] << 16 | (uint32_t)r3[j * sw] << 24) ^ xr) & mask);
       }
     }
-    /* Pixels past OS in the last panel: zeros, so no garbage reaches a sum. */
-    int64_t OS = c->OS, pp = qround_up(OS, 16);
-    for (int64_t p = OS; p < pp; p++)
-      memset(c->col + (p / 16) * kg * 64 + g * 64 + (p % 16) * 4, 0, 4);
   }
 }
 
-/* Per-pixel sums of the im2col bytes over the kt real k, for nonzero weight zero points. */
+/* Per-pixel sums of x as u8 over the kt real k (padding counts as the zero
+ * point), for nonzero weight zero points; 0 for dropped pixels. */
 static void colsum_task(void *vc, int64_t begin, int64_t end) {
   const qconv_ctx_t *c = vc;
-  int64_t kg = c->h.kg, kt = c->h.kt;
-  for (int64_t pn = begin; pn < end; pn++) {
-    const uint8_t *pan = c->col + pn * kg * 64;
-    for (int64_t q = 0; q < 16; q++) {
-      uint32_t sum = 0;
-      for (int64_t k = 0; k < kt; k++) sum += pan[(k / 4) * 64 + q * 4 + k % 4];
-      c->colsum[pn * 16 + q] = (int32_t)sum;
+  const qgeo_t *g = &c->geo;
+  for (int64_t q = begin * 16; q < end * 16; q++) {
+    uint32_t sum = 0;
+    if (q < g->qn && q % g->ws < c->s->OW) {
+      for (int64_t tp = 0; tp < c->h.taps; tp++)
+        for (int64_t ci = 0; ci < c->h.cg; ci++)
+          sum += c->xb[c->tapoff[tp] + (ci / 4) * g->plane + q * 4 + ci % 4];
     }
+    c->colsum[q] = (int32_t)sum;
   }
 }
 
 /* Tile i of group c->g: pixel group i / nrb (QNR pixels) major, so a run of
- * tasks reuses one group of column panels. */
+ * tasks reuses one stretch of the input planes. */
 static inline void make_tile(const qconv_ctx_t *c, int64_t i, qtile_t *t, int *mr, int *nv) {
+  const qgeo_t *g = &c->geo;
   int64_t rb = i % c->nrb, pg = i / c->nrb;
   int64_t mi0 = rb * QMR, m0 = c->g * c->h.mg + mi0, p0 = pg * QNR;
   *mr = (int)qmin64(QMR, c->h.mg - mi0);
-  *nv = (int)qmin64(QNV, (c->OS - p0 + 15) / 16);
-  t->kg = c->h.kg;
+  *nv = (int)qmin64(QNV, (g->qn - p0 + 15) / 16);
+  t->kg = c->h.nc4;
+  t->ntap = c->h.taps;
+  t->tapoff = c->tapoff;
   t->r = c->blocks + (c->g * c->h.nmb + rb) * c->h.kg * QMR * 4;
   t->r_rs = 4;
   t->r_gs = QMR * 4;
   t->r_xor = 0;
   t->r_tail = 0;
-  t->v = c->col + (p0 / 16) * c->h.kg * 64;
-  t->v_ps = c->h.kg * 64;
+  t->v = c->xb + p0 * 4;
+  t->v_ps = 64;
+  t->v_gs = g->plane;
   t->radd = c->corr + m0;
   t->cadd = NULL;
   t->rmul = c->has_wzp ? c->wzp + m0 : NULL;
@@ -212,9 +273,17 @@ static inline void make_tile(const qconv_ctx_t *c, int64_t i, qtile_t *t, int *m
   t->yzp = c->yzp;
   t->lo = c->lo;
   t->hi = c->hi;
-  t->y = c->y + m0 * c->OS + p0;
   t->ldy = c->OS;
-  t->ncols = c->OS - p0;
+  t->ncols = g->qn - p0;
+  if (g->ws == c->s->OW) {
+    t->y = c->y + m0 * c->OS + p0;
+    t->wrap_ws = t->wrap_ow = t->q0 = 0;
+  } else {
+    t->y = c->y + m0 * c->OS;
+    t->wrap_ws = g->ws;
+    t->wrap_ow = c->s->OW;
+    t->q0 = p0;
+  }
 }
 
 static void portable_task(void *vc, int64_t begin, int64_t end) {
@@ -304,8 +373,23 @@ static void init_ctx(qconv_ctx_t *c, const sinter_k_conv_shape_t *s, const void 
   c->wzp = c->corr + c->h.mp;
   c->blocks = (const uint8_t *)(c->wzp + c->h.mp);
   for (int64_t m = 0; m < s->M; m++) c->has_wzp |= c->wzp[m] != 0;
-  c->col = scratch;
-  c->colsum = (int32_t *)(void *)(c->col + qround_up((int64_t)col_bytes(s, &c->h), 64));
+  uint8_t *sc = scratch;
+  qgeo_t *g = &c->geo;
+  geometry(s, &c->h, g);
+  c->xb = sc;
+  c->colsum = (int32_t *)(void *)(sc + g->colsum_off);
+  c->tapoff = (int64_t *)(void *)(sc + g->tap_off);
+  c->pa = (int64_t *)(void *)(sc + g->pa_off);
+  c->pb = (int64_t *)(void *)(sc + g->pb_off);
+  phase_list(s->KH, s->dil_h, s->stride_h, c->pa);
+  phase_list(s->KW, s->dil_w, s->stride_w, c->pb);
+  for (int64_t kh = 0; kh < s->KH; kh++)
+    for (int64_t kw = 0; kw < s->KW; kw++) {
+      int64_t ia = phase_index(c->pa, g->na, kh * s->dil_h % s->stride_h);
+      int64_t ib = phase_index(c->pb, g->nb, kw * s->dil_w % s->stride_w);
+      int64_t word = kh * s->dil_h / s->stride_h * g->ws + kw * s->dil_w / s->stride_w;
+      c->tapoff[kh * s->KW + kw] = (ia * g->nb + ib) * c->h.nc4 * g->plane + word * 4;
+    }
   c->nrb = c->h.nmb;
 }
 
@@ -322,10 +406,13 @@ static void run(qconv_ctx_t *c, sinter_art_task_fn gemm_task, const sinter_art_e
     par(exec, c->h.M, dw_task, c);
     return;
   }
-  int64_t npan = (c->OS + 15) / 16, ntiles = c->nrb * ((c->OS + QNR - 1) / QNR);
+  const qgeo_t *g = &c->geo;
+  if (c->OS <= 0) return;
+  int64_t ntiles = c->nrb * (g->qpad / QNR), tail = g->xbytes - g->nplanes * g->plane;
   for (c->g = 0; c->g < c->h.group; c->g++) {
-    par(exec, c->h.kg, im2col_task, c);
-    if (c->has_wzp) par(exec, npan, colsum_task, c);
+    memset(c->xb + g->nplanes * g->plane, c->xz8, (size_t)tail);
+    par(exec, g->nplanes, pack_x_task, c);
+    if (c->has_wzp) par(exec, g->qpad / 16, colsum_task, c);
     par(exec, ntiles, gemm_task, c);
   }
 }

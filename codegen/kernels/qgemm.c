@@ -107,6 +107,8 @@ static inline void make_tile(const qgemm_ctx_t *c, int64_t rb, int64_t cg, int32
   *nv = (int)qmin64(QNV, (c->h.N - j0 + 15) / 16);
   const uint8_t *a = c->a + r0 * c->lda;
   t->kg = c->h.K / 4;
+  t->ntap = 1;
+  t->tapoff = NULL;
   t->r = a;
   t->r_rs = c->lda;
   t->r_gs = 4;
@@ -114,6 +116,7 @@ static inline void make_tile(const qgemm_ctx_t *c, int64_t rb, int64_t cg, int32
   t->r_tail = (int32_t)(c->h.K % 4);
   t->v = c->panels + (j0 / 16) * c->h.kgp * 64;
   t->v_ps = c->h.kgp * 64;
+  t->v_gs = 64;
   t->radd = NULL;
   t->cadd = c->corr + j0;
   t->rmul = NULL;
@@ -139,6 +142,7 @@ static inline void make_tile(const qgemm_ctx_t *c, int64_t rb, int64_t cg, int32
   t->y = c->y + r0 * c->ldy + j0;
   t->ldy = c->ldy;
   t->ncols = c->h.N - j0;
+  t->wrap_ws = t->wrap_ow = t->q0 = 0;
 }
 
 /* Tasks are tiles numbered column group major, so a task's run of tiles

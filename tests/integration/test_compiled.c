@@ -270,7 +270,8 @@ END_TEST
 
 START_TEST(digits_batch_int8) {
   check_digits_batch(true, "native");
-  check_digits_batch(true, "x86-64-v3"); /* the portable int8 kernels */
+  check_digits_batch(true, "x86-64-v3"); /* the portable int8 kernels, AVX2 */
+  check_digits_batch(true, "x86-64-v4"); /* the portable int8 kernels, AVX-512 */
 }
 END_TEST
 
@@ -362,6 +363,47 @@ START_TEST(concurrent_runs) {
 }
 END_TEST
 
+/* A compiled library needs libc and libm only (libpthread, libdl and the
+ * loader would also be allowed) and exports exactly the descriptor. */
+START_TEST(library_dependencies) {
+  char model[4200], so[4400], cmd[4600], line[1024];
+  snprintf(model, sizeof model, "%s/mobilenet_v2/model.onnx", models_dir());
+  if (!exists(model)) return;
+  snprintf(so, sizeof so, "%s/deps.so", tmpdir);
+  ck_assert_int_eq(compile(model, so, NULL, NULL, NULL, NULL), 0);
+  snprintf(cmd, sizeof cmd, "readelf -d '%s'", so);
+  FILE *p = popen(cmd, "r");
+  ck_assert_ptr_nonnull(p);
+  int needed = 0;
+  while (fgets(line, sizeof line, p)) {
+    if (!strstr(line, "(NEEDED)")) continue;
+    needed++;
+    char *lib = strchr(line, '[');
+    ck_assert_ptr_nonnull(lib);
+    ck_assert_msg(!strncmp(lib, "[libc.so", 8) || !strncmp(lib, "[libm.so", 8) ||
+                      !strncmp(lib, "[libpthread.so", 14) || !strncmp(lib, "[libdl.so", 9) ||
+                      !strncmp(lib, "[ld-linux", 9),
+                  "unexpected dependency %s", lib);
+  }
+  ck_assert_int_eq(pclose(p), 0);
+  ck_assert_int_ge(needed, 1);
+  snprintf(cmd, sizeof cmd, "nm -D --defined-only '%s'", so);
+  p = popen(cmd, "r");
+  ck_assert_ptr_nonnull(p);
+  int exported = 0;
+  while (fgets(line, sizeof line, p)) {
+    line[strcspn(line, "\n")] = 0;
+    const char *name = strrchr(line, ' ');
+    name = name ? name + 1 : line;
+    ck_assert_msg(!strcmp(name, "sinter_artifact"), "unexpected export '%s'", name);
+    exported++;
+  }
+  ck_assert_int_eq(pclose(p), 0);
+  ck_assert_int_eq(exported, 1);
+  printf("deps.so: %d NEEDED entries (libc/libm only), 1 export\n", needed);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("compiled");
   TCase *tc = tcase_create("models");
@@ -377,6 +419,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, digits_batch_int8);
   tcase_add_test(tc, bad_input_fails_cleanly);
   tcase_add_test(tc, concurrent_runs);
+  tcase_add_test(tc, library_dependencies);
   suite_add_tcase(s, tc);
   return s;
 }

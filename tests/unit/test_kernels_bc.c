@@ -1,24 +1,23 @@
 /* Tests for the kernel library embedded in libsinter as LLVM bitcode: it
  * loads, carries every kernel without optnone, verifies, JITs and computes. */
 #include <check.h>
-#include <math.h>
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include <llvm-c/Analysis.h>
 #include <llvm-c/Core.h>
 #include <llvm-c/LLJIT.h>
 #include <llvm-c/Target.h>
 #include <llvm-c/TargetMachine.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "codegen/kernels/kernels.h"
 #include "codegen/llvm_util.h"
 
 static const char *const kKernels[] = {
-    "sinter_k_unary_f32",         "sinter_k_binary_f32",        "sinter_k_copy_strided",
-    "sinter_k_softmax_f32",       "sinter_k_gemm_f32_packed_size", "sinter_k_gemm_f32_pack_b",
-    "sinter_k_gemm_f32_packed",   "sinter_k_conv2d_f32",        "sinter_k_attention_f32"};
+    "sinter_k_unary_f32",       "sinter_k_binary_f32",           "sinter_k_copy_strided",
+    "sinter_k_softmax_f32",     "sinter_k_gemm_f32_packed_size", "sinter_k_gemm_f32_pack_b",
+    "sinter_k_gemm_f32_packed", "sinter_k_conv2d_f32",           "sinter_k_attention_f32"};
 enum { NUM_KERNELS = sizeof kKernels / sizeof kKernels[0] };
 
 static LLVMModuleRef load_ok(LLVMContextRef ctx) {
@@ -111,9 +110,8 @@ START_TEST(test_emit_object_for_host) {
   LLVMTargetRef target = NULL;
   char *err = NULL;
   ck_assert_msg(!LLVMGetTargetFromTriple(host, &target, &err), "%s", err ? err : "");
-  LLVMTargetMachineRef tm =
-      LLVMCreateTargetMachine(target, host, "generic", "", LLVMCodeGenLevelDefault,
-                              LLVMRelocPIC, LLVMCodeModelDefault);
+  LLVMTargetMachineRef tm = LLVMCreateTargetMachine(
+      target, host, "generic", "", LLVMCodeGenLevelDefault, LLVMRelocPIC, LLVMCodeModelDefault);
   ck_assert_ptr_nonnull(tm);
   LLVMMemoryBufferRef obj = NULL;
   ck_assert_msg(!LLVMTargetMachineEmitToMemoryBuffer(tm, m, LLVMObjectFile, &err, &obj), "%s",
@@ -160,7 +158,9 @@ static void *jit_lookup(jit_t *j, const char *name) {
   return (void *)(uintptr_t)addr;
 }
 
-static void jit_destroy(jit_t *j) { jit_check(LLVMOrcDisposeLLJIT(j->jit)); }
+static void jit_destroy(jit_t *j) {
+  jit_check(LLVMOrcDisposeLLJIT(j->jit));
+}
 
 typedef void (*binary_fn)(int32_t, int32_t, const int64_t *, const float *, const int64_t *,
                           const float *, const int64_t *, float *, int32_t, float, float,

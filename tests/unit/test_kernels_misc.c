@@ -54,8 +54,7 @@ static void counting_parallel_for(const sinter_art_exec_t *exec, int64_t n, int6
   reverse_parallel_for(exec, n, grain, fn, ctx);
 }
 
-static const sinter_art_exec_t kExec = {sizeof(sinter_art_exec_t), 4, counting_parallel_for,
-                                        NULL};
+static const sinter_art_exec_t kExec = {sizeof(sinter_art_exec_t), 4, counting_parallel_for, NULL};
 
 /* ---- unary ------------------------------------------------------------------------------- */
 
@@ -124,15 +123,29 @@ static double ref_act(int32_t op, double x, double p0, double p1) {
 }
 
 START_TEST(test_unary_ops) {
-  static const int32_t ops[] = {
-      SINTER_K_ACT_NONE,       SINTER_K_ACT_RELU,      SINTER_K_ACT_CLIP,
-      SINTER_K_ACT_LEAKY_RELU, SINTER_K_ACT_SIGMOID,   SINTER_K_ACT_HARD_SIGMOID,
-      SINTER_K_ACT_HARD_SWISH, SINTER_K_ACT_GELU,      SINTER_K_ACT_GELU_TANH,
-      SINTER_K_ACT_SILU,       SINTER_K_ACT_TANH,      SINTER_K_UN_NEG,
-      SINTER_K_UN_ABS,         SINTER_K_UN_EXP,        SINTER_K_UN_LOG,
-      SINTER_K_UN_SQRT,        SINTER_K_UN_RECIPROCAL, SINTER_K_UN_ERF,
-      SINTER_K_UN_FLOOR,       SINTER_K_UN_CEIL,       SINTER_K_UN_COS,
-      SINTER_K_UN_SIN,         55 /* unknown: identity */};
+  static const int32_t ops[] = {SINTER_K_ACT_NONE,
+                                SINTER_K_ACT_RELU,
+                                SINTER_K_ACT_CLIP,
+                                SINTER_K_ACT_LEAKY_RELU,
+                                SINTER_K_ACT_SIGMOID,
+                                SINTER_K_ACT_HARD_SIGMOID,
+                                SINTER_K_ACT_HARD_SWISH,
+                                SINTER_K_ACT_GELU,
+                                SINTER_K_ACT_GELU_TANH,
+                                SINTER_K_ACT_SILU,
+                                SINTER_K_ACT_TANH,
+                                SINTER_K_UN_NEG,
+                                SINTER_K_UN_ABS,
+                                SINTER_K_UN_EXP,
+                                SINTER_K_UN_LOG,
+                                SINTER_K_UN_SQRT,
+                                SINTER_K_UN_RECIPROCAL,
+                                SINTER_K_UN_ERF,
+                                SINTER_K_UN_FLOOR,
+                                SINTER_K_UN_CEIL,
+                                SINTER_K_UN_COS,
+                                SINTER_K_UN_SIN,
+                                55 /* unknown: identity */};
   static const int64_t sizes[] = {0, 1, 15, 16, 37, 1000};
   for (size_t o = 0; o < sizeof ops / sizeof ops[0]; o++) {
     int32_t op = ops[o];
@@ -213,8 +226,7 @@ static void check_binary(const bcase_t *t, int32_t op, int32_t act) {
     if (act == SINTER_K_ACT_RELU && want < 0) want = 0;
     if (op == SINTER_K_BIN_POW) {
       /* powf: within 1 ulp of the double result. */
-      ck_assert_msg(ulps(out[i], want) <= 1.0, "pow %a %a = %a want %a", a[ao], b[bo], out[i],
-                    ref);
+      ck_assert_msg(ulps(out[i], want) <= 1.0, "pow %a %a = %a want %a", a[ao], b[bo], out[i], ref);
     } else if (isnan(want)) {
       ck_assert_msg(isnan(out[i]), "op %d at %ld: %a, want NaN", op, (long)i, out[i]);
     } else {
@@ -363,19 +375,19 @@ END_TEST
 
 static const sinter_k_pool_shape_t kPools[] = {
     /* C, H, W, OH, OW, KH, KW, sh, sw, pt, pl, pb, pr, dh, dw, cip */
-    {3, 12, 12, 6, 6, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 0},     /* resnet stem max pool */
-    {2, 7, 9, 3, 4, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 0},       /* 2x2 s2, odd input */
-    {2, 8, 11, 8, 11, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},     /* 3x3 s1 same, include pad */
-    {1, 9, 10, 5, 4, 3, 2, 2, 3, 2, 0, 1, 2, 2, 2, 0},      /* dilated, asymmetric pads */
-    {2, 5, 5, 3, 3, 2, 2, 2, 2, 0, 0, 1, 1, 1, 1, 1},       /* ceil-mode overhang */
-    {1, 2, 3, 2, 3, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 0},       /* kernel larger than input */
-    {2, 3, 40, 1, 13, 3, 4, 1, 3, 0, 1, 0, 1, 1, 1, 1},     /* wide rows, stride 3 */
-    {1, 1, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0},       /* windows of pure padding */
+    {3, 12, 12, 6, 6, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 0}, /* resnet stem max pool */
+    {2, 7, 9, 3, 4, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 0},   /* 2x2 s2, odd input */
+    {2, 8, 11, 8, 11, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1}, /* 3x3 s1 same, include pad */
+    {1, 9, 10, 5, 4, 3, 2, 2, 3, 2, 0, 1, 2, 2, 2, 0},  /* dilated, asymmetric pads */
+    {2, 5, 5, 3, 3, 2, 2, 2, 2, 0, 0, 1, 1, 1, 1, 1},   /* ceil-mode overhang */
+    {1, 2, 3, 2, 3, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 0},   /* kernel larger than input */
+    {2, 3, 40, 1, 13, 3, 4, 1, 3, 0, 1, 0, 1, 1, 1, 1}, /* wide rows, stride 3 */
+    {1, 1, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0},   /* windows of pure padding */
     /* Rows wide enough for the 16-column vector blocks (and an overlapping last block). */
-    {2, 5, 70, 3, 35, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 0},     /* stride 2 */
-    {1, 4, 37, 4, 37, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},     /* stride 1, include pad */
-    {1, 3, 100, 1, 33, 3, 3, 1, 3, 0, 0, 0, 0, 1, 1, 0},    /* stride 3 */
-    {1, 6, 80, 2, 39, 2, 3, 2, 2, 0, 1, 0, 1, 2, 2, 1},     /* dilated, stride 2 */
+    {2, 5, 70, 3, 35, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 0},  /* stride 2 */
+    {1, 4, 37, 4, 37, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},  /* stride 1, include pad */
+    {1, 3, 100, 1, 33, 3, 3, 1, 3, 0, 0, 0, 0, 1, 1, 0}, /* stride 3 */
+    {1, 6, 80, 2, 39, 2, 3, 2, 2, 0, 1, 0, 1, 2, 2, 1},  /* dilated, stride 2 */
 };
 
 /* Window taps of one output, in (kh, kw) order; returns the count inside. */
@@ -493,7 +505,7 @@ START_TEST(test_softmax) {
       int64_t rows = 3, n = ns[k];
       float *x = fbuf(rows * n, -8, 8), *y = fbuf(rows * n, 0, 1);
       for (int64_t i = 0; i < n; i++) x[n + i] += 1000.0f; /* needs the max subtracted */
-      if (n > 2) x[2 * n + 1] = -INFINITY;                /* a masked entry */
+      if (n > 2) x[2 * n + 1] = -INFINITY;                 /* a masked entry */
       sinter_k_softmax_f32(rows, n, x, y, lg, NULL);
       for (int64_t r = 0; r < rows; r++) {
         const float *xr = x + r * n;
@@ -558,8 +570,8 @@ START_TEST(test_layernorm_rmsnorm) {
           /* f32 products of the normalized value (|z| <= sqrt(n)) and scale: a few ulp of
            * |z| |scale| + |bias|, plus the mean's f32 error relative to the row's spread. */
           double tol = 8 * FLT_EPSILON * (fabs(z) * sc[i] + fabs(bi[i]) + 1);
-          ck_assert_msg(fabs(y[r * n + i] - want) <= tol, "ln n %ld r %ld: %.9g want %.9g",
-                        (long)n, (long)r, y[r * n + i], want);
+          ck_assert_msg(fabs(y[r * n + i] - want) <= tol, "ln n %ld r %ld: %.9g want %.9g", (long)n,
+                        (long)r, y[r * n + i], want);
           double rw = xr[i] * rinv * sc[i];
           ck_assert_msg(fabs(yr[r * n + i] - rw) <= 4 * FLT_EPSILON * fabs(rw) + 1e-30,
                         "rms n %ld: %.9g want %.9g", (long)n, yr[r * n + i], rw);
@@ -602,8 +614,8 @@ static void check_attention(const acase_t *t, const sinter_art_exec_t *exec, flo
   if (Sk > 2) mask[1] = -INFINITY;
   float scale = 1.0f / sqrtf((float)D);
   sinter_k_attention_f32(H, Sq, Sk, D, Dv, q, q_off, q_ld, k, k_off, k_ld, v, v_off, v_ld,
-                         t->use_mask ? mask : NULL, m_off, m_si, m_sj, scale, t->causal, y, y_off, y_ld,
-                         exec);
+                         t->use_mask ? mask : NULL, m_off, m_si, m_sj, scale, t->causal, y, y_off,
+                         y_ld, exec);
   if (out_copy) {
     memcpy(out_copy, y, sizeof(float) * (size_t)(H * Sq * Dv));
   } else {
@@ -644,13 +656,14 @@ static void check_attention(const acase_t *t, const sinter_art_exec_t *exec, flo
 }
 
 static const acase_t kAttn[] = {
-    {3, 5, 7, 20, 17, 0, 0, 0, 0},  {3, 5, 7, 20, 17, 1, 0, 0, 0}, {2, 9, 9, 16, 16, 0, 1, 0, 0},
-    {4, 6, 40, 64, 48, 1, 1, 1, 0}, {2, 3, 0, 8, 5, 0, 0, 0, 0},   {1, 1, 1, 1, 1, 0, 0, 0, 0},
+    {3, 5, 7, 20, 17, 0, 0, 0, 0},    {3, 5, 7, 20, 17, 1, 0, 0, 0}, {2, 9, 9, 16, 16, 0, 1, 0, 0},
+    {4, 6, 40, 64, 48, 1, 1, 1, 0},   {2, 3, 0, 8, 5, 0, 0, 0, 0},   {1, 1, 1, 1, 1, 0, 0, 0, 0},
     {2, 33, 200, 33, 31, 1, 0, 1, 0}, {3, 7, 19, 24, 8, 1, 1, 0, 1},
 };
 
 START_TEST(test_attention) {
-  for (size_t c = 0; c < sizeof kAttn / sizeof kAttn[0]; c++) check_attention(&kAttn[c], NULL, NULL);
+  for (size_t c = 0; c < sizeof kAttn / sizeof kAttn[0]; c++)
+    check_attention(&kAttn[c], NULL, NULL);
 }
 END_TEST
 
@@ -729,8 +742,9 @@ END_TEST
 
 /* ---- threading --------------------------------------------------------------------------- */
 
-#define SAME(a, b, n) ck_assert_msg(memcmp((a), (b), sizeof(*(a)) * (size_t)(n)) == 0, \
-                                    "threaded result differs at line %d", __LINE__)
+#define SAME(a, b, n)                                              \
+  ck_assert_msg(memcmp((a), (b), sizeof(*(a)) * (size_t)(n)) == 0, \
+                "threaded result differs at line %d", __LINE__)
 
 START_TEST(test_threads_bit_identical) {
   parallel_calls = 0;
