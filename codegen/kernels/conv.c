@@ -39,36 +39,6 @@ static int64_t t_ld(const sinter_k_conv_shape_t *s) {
   return gk_cdiv(s->OH * s->OW, 8) * 8;
 }
 
-size_t sinter_k_conv2d_f32_packed_size(const sinter_k_conv_shape_t *s) {
-  if (is_depthwise(s)) return (size_t)s->C * (size_t)(s->KH * s->KW) * sizeof(float);
-  if (use_transposed(s))
-    return (size_t)s->group * sinter_k_gemm_f32_packed_size(kg_of(s), s->M / s->group);
-  return (size_t)s->group * (size_t)m_panels(s) * (size_t)kg_of(s) * GK_MR * sizeof(float);
-}
-
-void sinter_k_conv2d_f32_pack(const sinter_k_conv_shape_t *s, const float *w, float *packed) {
-  if (is_depthwise(s)) {
-    memcpy(packed, w, (size_t)s->C * (size_t)(s->KH * s->KW) * sizeof(float));
-    return;
-  }
-  int64_t mg = s->M / s->group, kg = kg_of(s), npm = m_panels(s);
-  if (use_transposed(s)) {
-    size_t per_group = sinter_k_gemm_f32_packed_size(kg, mg) / sizeof(float);
-    for (int64_t g = 0; g < s->group; g++)
-      sinter_k_gemm_f32_pack_b(kg, mg, w + g * mg * kg, 1, kg, 1.0f, packed + g * per_group);
-    return;
-  }
-  for (int64_t g = 0; g < s->group; g++)
-    for (int64_t i = 0; i < npm; i++) {
-      float *d = packed + (g * npm + i) * kg * GK_MR;
-      for (int64_t r = 0; r < GK_MR; r++) {
-        int64_t m = i * GK_MR + r;
-        const float *src = w + (g * mg + m) * kg;
-        for (int64_t k = 0; k < kg; k++) d[k * GK_MR + r] = m < mg ? src[k] : 0.0f;
-      }
-    }
-}
-
 /* ---- direct plan geometry --------------------------------------------------------------- */
 
 /* The direct plan (see "direct convolution" below) for one-group convs with a
@@ -97,8 +67,61 @@ static int use_direct(const sinter_k_conv_shape_t *s) {
   return g.pw * 4 <= s->OW * 5 && (double)s->C * (double)g.cs < 1e8;
 }
 
+/* The channel-vector direct plan (see below): whole 64-channel blocks, and
+ * output rows short enough that a band's partial sums fit on the stack. */
+enum { DT_POS = 128, DT_MB = 64 };
+static int use_dt(const sinter_k_conv_shape_t *s) {
+  /* measured: it beats the im2col plans on 7x7 maps, but loses to the direct
+   * plan where rows are long enough to fill 16-float vectors */
+  if (s->group != 1 || s->KH * s->KW < 2 || s->M % DT_MB != 0 || s->OW > DT_POS) return 0;
+  if (s->OH * s->OW > T_MAX) return 0;
+  if (s->stride_h > 4 || s->stride_w > 4) return 0;
+  dk_geom_t g;
+  dk_geom(s, &g);
+  return (double)s->C * (double)g.cs < 1e8;
+}
+
+size_t sinter_k_conv2d_f32_packed_size(const sinter_k_conv_shape_t *s) {
+  if (use_dt(s)) return (size_t)s->M * (size_t)kg_of(s) * sizeof(float);
+  if (is_depthwise(s)) return (size_t)s->C * (size_t)(s->KH * s->KW) * sizeof(float);
+  if (use_transposed(s))
+    return (size_t)s->group * sinter_k_gemm_f32_packed_size(kg_of(s), s->M / s->group);
+  return (size_t)s->group * (size_t)m_panels(s) * (size_t)kg_of(s) * GK_MR * sizeof(float);
+}
+
+void sinter_k_conv2d_f32_pack(const sinter_k_conv_shape_t *s, const float *w, float *packed) {
+  if (is_depthwise(s)) {
+    memcpy(packed, w, (size_t)s->C * (size_t)(s->KH * s->KW) * sizeof(float));
+    return;
+  }
+  int64_t mg = s->M / s->group, kg = kg_of(s), npm = m_panels(s);
+  if (use_dt(s)) { /* [M / 64][C][KH * KW][64] */
+    const int64_t taps = s->KH * s->KW;
+    for (int64_t m = 0; m < s->M; m++)
+      for (int64_t c = 0; c < s->C; c++)
+        for (int64_t t = 0; t < taps; t++)
+          packed[((m / DT_MB * s->C + c) * taps + t) * DT_MB + m % DT_MB] = w[(m * s->C + c) * taps + t];
+    return;
+  }
+  if (use_transposed(s)) {
+    size_t per_group = sinter_k_gemm_f32_packed_size(kg, mg) / sizeof(float);
+    for (int64_t g = 0; g < s->group; g++)
+      sinter_k_gemm_f32_pack_b(kg, mg, w + g * mg * kg, 1, kg, 1.0f, packed + g * per_group);
+    return;
+  }
+  for (int64_t g = 0; g < s->group; g++)
+    for (int64_t i = 0; i < npm; i++) {
+      float *d = packed + (g * npm + i) * kg * GK_MR;
+      for (int64_t r = 0; r < GK_MR; r++) {
+        int64_t m = i * GK_MR + r;
+        const float *src = w + (g * mg + m) * kg;
+        for (int64_t k = 0; k < kg; k++) d[k * GK_MR + r] = m < mg ? src[k] : 0.0f;
+      }
+    }
+}
+
 size_t sinter_k_conv2d_f32_scratch_size(const sinter_k_conv_shape_t *s) {
-  if (use_direct(s)) {
+  if (use_dt(s) || use_direct(s)) {
     dk_geom_t g;
     dk_geom(s, &g);
     return ((size_t)s->C * (size_t)g.cs + DK_SLACK) * sizeof(float);
@@ -492,11 +515,14 @@ static void dk_fill_task(void *vctx, int64_t c0, int64_t c1) {
  * common windows pass constants and the tap loops unroll. */
 static inline __attribute__((always_inline)) void dk_ukr_impl(
     int64_t C, const float *a, const float *in, int64_t cs, int64_t pw, int64_t ps, float *tile,
-    const int NV, const int64_t KH, const int64_t KW, const int64_t sh, const int64_t sw,
+    int first, const int NV, const int64_t KH, const int64_t KW, const int64_t sh, const int64_t sw,
     const int64_t dh, const int64_t dw) {
   gk_v16f acc[GK_MR][GK_NV];
   for (int r = 0; r < GK_MR; r++)
-    for (int v = 0; v < NV; v++) acc[r][v] = (gk_v16f){0};
+    for (int v = 0; v < NV; v++) {
+      acc[r][v] = (gk_v16f){0};
+      if (!first) GK_LOAD(acc[r][v], tile + r * GK_NR + 16 * v);
+    }
   for (int64_t c = 0; c < C; c++, in += cs) {
     for (int64_t kh = 0; kh < KH; kh++)
       for (int64_t kw = 0; kw < KW; kw++, a += GK_MR) {
@@ -516,40 +542,47 @@ static inline __attribute__((always_inline)) void dk_ukr_impl(
 }
 
 #define DK_UKR(NAME, KH, KW, SH, SW)                                                           \
-  static void NAME(const sinter_k_conv_shape_t *s, int nv, const float *a, const float *in,   \
-                   int64_t cs, int64_t pw, int64_t ps, float *tile) {                          \
+  static void NAME(const sinter_k_conv_shape_t *s, int64_t C, int first, int nv, const float *a, \
+                   const float *in, int64_t cs, int64_t pw, int64_t ps, float *tile) {         \
+    (void)s;                                                                                   \
     if (nv == 3)                                                                               \
-      dk_ukr_impl(s->C, a, in, cs, pw, ps, tile, 3, KH, KW, SH, SW, 1, 1);                     \
+      dk_ukr_impl(C, a, in, cs, pw, ps, tile, first, 3, KH, KW, SH, SW, 1, 1);                     \
     else if (nv == 2)                                                                          \
-      dk_ukr_impl(s->C, a, in, cs, pw, ps, tile, 2, KH, KW, SH, SW, 1, 1);                     \
+      dk_ukr_impl(C, a, in, cs, pw, ps, tile, first, 2, KH, KW, SH, SW, 1, 1);                     \
     else                                                                                       \
-      dk_ukr_impl(s->C, a, in, cs, pw, ps, tile, 1, KH, KW, SH, SW, 1, 1);                     \
+      dk_ukr_impl(C, a, in, cs, pw, ps, tile, first, 1, KH, KW, SH, SW, 1, 1);                     \
   }
 DK_UKR(dk_ukr_3x3s1, 3, 3, 1, 1)
 DK_UKR(dk_ukr_3x3s2, 3, 3, 2, 2)
 #undef DK_UKR
 
-static void dk_ukr_any(const sinter_k_conv_shape_t *s, int nv, const float *a, const float *in,
-                       int64_t cs, int64_t pw, int64_t ps, float *tile) {
+static void dk_ukr_any(const sinter_k_conv_shape_t *s, int64_t C, int first, int nv,
+                       const float *a, const float *in, int64_t cs, int64_t pw, int64_t ps,
+                       float *tile) {
   const int64_t KH = s->KH, KW = s->KW, sh = s->stride_h, sw = s->stride_w;
   const int64_t dh = s->dil_h, dw = s->dil_w;
   if (nv == 3)
-    dk_ukr_impl(s->C, a, in, cs, pw, ps, tile, 3, KH, KW, sh, sw, dh, dw);
+    dk_ukr_impl(C, a, in, cs, pw, ps, tile, first, 3, KH, KW, sh, sw, dh, dw);
   else if (nv == 2)
-    dk_ukr_impl(s->C, a, in, cs, pw, ps, tile, 2, KH, KW, sh, sw, dh, dw);
+    dk_ukr_impl(C, a, in, cs, pw, ps, tile, first, 2, KH, KW, sh, sw, dh, dw);
   else
-    dk_ukr_impl(s->C, a, in, cs, pw, ps, tile, 1, KH, KW, sh, sw, dh, dw);
+    dk_ukr_impl(C, a, in, cs, pw, ps, tile, first, 1, KH, KW, sh, sw, dh, dw);
 }
 
-/* Task t is (N panel, M chunk). */
+/* Input channels per block: a block's slice of the planes stays in L1 while
+ * every micro-panel of the chunk sweeps it; partial sums wait in part. */
+enum { DK_CB = 16, DK_MPC = 16 };
+
+/* Task t is (N panel, M chunk of at most DK_MPC micro-panels). */
 static void dk_task(void *vctx, int64_t t0, int64_t t1) {
   const dk_ctx_t *c = vctx;
   const sinter_k_conv_shape_t *s = c->s;
-  _Alignas(64) float tile[GK_MR * GK_NR];
-  const int64_t M = s->M, OW = s->OW, ohw = s->OH * s->OW, kg = kg_of(s), pw = c->g.pw;
+  _Alignas(64) float part[DK_MPC * GK_MR * GK_NR];
+  const int64_t M = s->M, C = s->C, OW = s->OW, ohw = s->OH * s->OW, kg = kg_of(s);
+  const int64_t pw = c->g.pw, taps = s->KH * s->KW;
   const int is3x3 = s->KH == 3 && s->KW == 3 && s->dil_h == 1 && s->dil_w == 1;
-  void (*ukr)(const sinter_k_conv_shape_t *, int, const float *, const float *, int64_t, int64_t,
-              int64_t, float *) = dk_ukr_any;
+  void (*ukr)(const sinter_k_conv_shape_t *, int64_t, int, int, const float *, const float *,
+              int64_t, int64_t, int64_t, float *) = dk_ukr_any;
   if (is3x3 && s->stride_h == 1 && s->stride_w == 1) ukr = dk_ukr_3x3s1;
   if (is3x3 && s->stride_h == 2 && s->stride_w == 2) ukr = dk_ukr_3x3s2;
   for (int64_t t = t0; t < t1; t++) {
@@ -557,8 +590,14 @@ static void dk_task(void *vctx, int64_t t0, int64_t t1) {
     int64_t q0 = p * GK_NR, nq = gk_min(GK_NR, c->n - q0);
     int nv = (int)gk_cdiv(nq, 16);
     int64_t i_beg = mc * c->mpc, i_end = gk_min(gk_cdiv(M, GK_MR), i_beg + c->mpc);
+    for (int64_t c0 = 0; c0 < C; c0 += DK_CB) {
+      int64_t cb = gk_min(DK_CB, C - c0);
+      for (int64_t i = i_beg; i < i_end; i++)
+        ukr(s, cb, c0 == 0, nv, c->wp + i * kg * GK_MR + c0 * taps * GK_MR,
+            c->pl + c0 * c->g.cs + q0, c->g.cs, pw, c->g.ps, part + (i - i_beg) * GK_MR * GK_NR);
+    }
     for (int64_t i = i_beg; i < i_end; i++) {
-      ukr(s, nv, c->wp + i * kg * GK_MR, c->pl + q0, c->g.cs, pw, c->g.ps, tile);
+      float *tile = part + (i - i_beg) * GK_MR * GK_NR;
       int64_t mr = gk_min(GK_MR, M - i * GK_MR);
       /* the tile's positions, one output row's run at a time */
       for (int64_t q = q0; q < q0 + nq;) {
@@ -597,11 +636,11 @@ static void conv_direct(const sinter_k_conv_shape_t *s, const float *x, const fl
   int64_t npm = gk_cdiv(s->M, GK_MR);
   c.n = (s->OH - 1) * c.g.pw + s->OW;
   c.np = gk_cdiv(c.n, GK_NR);
-  c.mch = 1;
-  c.mpc = npm;
+  c.mch = gk_cdiv(npm, DK_MPC);
+  c.mpc = gk_cdiv(npm, c.mch);
   if (threaded) {
     int64_t want = 4 * (int64_t)exec->num_threads;
-    if (c.np < want) {
+    if (c.np * c.mch < want) {
       c.mch = gk_min(npm, gk_cdiv(want, c.np));
       c.mpc = gk_cdiv(npm, c.mch);
       c.mch = gk_cdiv(npm, c.mpc);
@@ -612,6 +651,172 @@ static void conv_direct(const sinter_k_conv_shape_t *s, const float *x, const fl
     exec->parallel_for(exec, nt, 1, dk_task, &c);
   else
     dk_task(&c, 0, nt);
+}
+
+/* ---- channel-vector direct convolution ----------------------------------------------------- */
+
+/* The same phase planes as the direct plan, but the register tile is P <= 6
+ * consecutive output positions of one row x 64 output channels (4 vectors of
+ * the weights packed [M / 64][C][KH * KW][64]): per tap, 4 aligned weight
+ * loads and P broadcast input floats feed 4 * P FMAs, and a row's tiles cover
+ * it exactly, so no lane computes junk whatever the width (7x7 maps). Input
+ * channels go in DT_CB blocks so the block's weights stay in L1 while all
+ * tiles of a band of rows use them; partial sums wait on the stack as
+ * [position][64] and are transposed 16 x 16 into y at the end. */
+enum { DT_CB = 8, DT_P = 6 };
+
+static inline __attribute__((always_inline)) void dt_ukr_impl(
+    int64_t C, const float *a, const float *in, int64_t cs, int64_t pw, int64_t ps, float *pt,
+    int first, const int P, const int64_t KH, const int64_t KW, const int64_t sh,
+    const int64_t sw, const int64_t dh, const int64_t dw) {
+  gk_v16f acc[DT_P][4];
+  for (int r = 0; r < P; r++)
+    for (int v = 0; v < 4; v++) {
+      acc[r][v] = (gk_v16f){0};
+      if (!first) GK_LOAD(acc[r][v], pt + r * DT_MB + 16 * v);
+    }
+  for (int64_t c = 0; c < C; c++, in += cs) {
+    for (int64_t kh = 0; kh < KH; kh++)
+      for (int64_t kw = 0; kw < KW; kw++, a += DT_MB) {
+        const float *src = in + (kh * dh % sh * sw + kw * dw % sw) * ps + kh * dh / sh * pw +
+                           kw * dw / sw;
+        gk_v16f wv[4];
+        for (int v = 0; v < 4; v++) GK_LOAD(wv[v], a + 16 * v);
+        for (int r = 0; r < P; r++) {
+          float xs = src[r];
+          gk_v16f xv = GK_SPLAT(xs);
+          for (int v = 0; v < 4; v++) acc[r][v] += xv * wv[v];
+        }
+      }
+  }
+  for (int r = 0; r < P; r++)
+    for (int v = 0; v < 4; v++) memcpy(pt + r * DT_MB + 16 * v, &acc[r][v], 64);
+}
+
+#define DT_CASES(KH, KW, SH, SW, DH, DW)                                                  \
+  switch (P) {                                                                            \
+    case 6: dt_ukr_impl(C, a, in, cs, pw, ps, pt, first, 6, KH, KW, SH, SW, DH, DW); break; \
+    case 5: dt_ukr_impl(C, a, in, cs, pw, ps, pt, first, 5, KH, KW, SH, SW, DH, DW); break; \
+    case 4: dt_ukr_impl(C, a, in, cs, pw, ps, pt, first, 4, KH, KW, SH, SW, DH, DW); break; \
+    case 3: dt_ukr_impl(C, a, in, cs, pw, ps, pt, first, 3, KH, KW, SH, SW, DH, DW); break; \
+    case 2: dt_ukr_impl(C, a, in, cs, pw, ps, pt, first, 2, KH, KW, SH, SW, DH, DW); break; \
+    default: dt_ukr_impl(C, a, in, cs, pw, ps, pt, first, 1, KH, KW, SH, SW, DH, DW); break; \
+  }
+typedef void (*dt_ukr_fn)(const sinter_k_conv_shape_t *, int64_t, int, int, const float *,
+                          const float *, int64_t, int64_t, int64_t, float *);
+#define DT_UKR(NAME, KH, KW, SH, SW)                                                          \
+  static void NAME(const sinter_k_conv_shape_t *s, int64_t C, int first, int P,               \
+                   const float *a, const float *in, int64_t cs, int64_t pw, int64_t ps,       \
+                   float *pt) {                                                               \
+    (void)s;                                                                                  \
+    DT_CASES(KH, KW, SH, SW, 1, 1)                                                            \
+  }
+DT_UKR(dt_ukr_3x3s1, 3, 3, 1, 1)
+DT_UKR(dt_ukr_3x3s2, 3, 3, 2, 2)
+DT_UKR(dt_ukr_7x7s2, 7, 7, 2, 2)
+#undef DT_UKR
+static void dt_ukr_any(const sinter_k_conv_shape_t *s, int64_t C, int first, int P,
+                       const float *a, const float *in, int64_t cs, int64_t pw, int64_t ps,
+                       float *pt) {
+  DT_CASES(s->KH, s->KW, s->stride_h, s->stride_w, s->dil_h, s->dil_w)
+}
+#undef DT_CASES
+
+/* Swaps the off-diagonal b x b blocks of every 2b x 2b block of rows v[i],
+ * v[i + b]: after b = 8, 4, 2, 1 the 16 x 16 matrix is transposed. */
+#define DT_SWAP(B, ...)                                                            \
+  for (int i = 0; i < 16; i++)                                                     \
+    if (!(i & (B))) {                                                              \
+      gk_v16f lo_ = __builtin_shufflevector(v[i], v[i + (B)], __VA_ARGS__);        \
+      gk_v16f hi_ = __builtin_shufflevector(v[i], v[i + (B)], DT_HI_##B);          \
+      v[i] = lo_, v[i + (B)] = hi_;                                                \
+    }
+#define DT_HI_8 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31
+#define DT_HI_4 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31
+#define DT_HI_2 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31
+#define DT_HI_1 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31
+static inline void dt_transpose16(gk_v16f *v) {
+  DT_SWAP(8, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23)
+  DT_SWAP(4, 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27)
+  DT_SWAP(2, 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29)
+  DT_SWAP(1, 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30)
+}
+#undef DT_SWAP
+#undef DT_HI_8
+#undef DT_HI_4
+#undef DT_HI_2
+#undef DT_HI_1
+
+/* Task t is (band of rows, 64-channel block). */
+static void dt_task(void *vctx, int64_t t0, int64_t t1) {
+  const dk_ctx_t *c = vctx;
+  const sinter_k_conv_shape_t *s = c->s;
+  _Alignas(64) float part[DT_POS * DT_MB];
+  const int64_t C = s->C, OW = s->OW, OH = s->OH, ohw = OH * OW, taps = s->KH * s->KW;
+  const int64_t pw = c->g.pw, rows = DT_POS / OW, nmb = s->M / DT_MB;
+  const int is3x3 = s->KH == 3 && s->KW == 3 && s->dil_h == 1 && s->dil_w == 1;
+  dt_ukr_fn ukr = dt_ukr_any;
+  if (is3x3 && s->stride_h == 1 && s->stride_w == 1) ukr = dt_ukr_3x3s1;
+  if (is3x3 && s->stride_h == 2 && s->stride_w == 2) ukr = dt_ukr_3x3s2;
+  if (s->KH == 7 && s->KW == 7 && s->dil_h == 1 && s->dil_w == 1 && s->stride_h == 2 &&
+      s->stride_w == 2)
+    ukr = dt_ukr_7x7s2;
+  /* a row in equal tiles of at most DT_P positions */
+  const int64_t ntile = gk_cdiv(OW, DT_P), tbase = OW / ntile, textra = OW % ntile;
+  for (int64_t t = t0; t < t1; t++) {
+    int64_t band = t / nmb, mb = t % nmb;
+    int64_t oy0 = band * rows, nr = gk_min(rows, OH - oy0), npos = nr * OW;
+    const float *wb = c->wp + mb * C * taps * DT_MB;
+    for (int64_t c0 = 0; c0 < C; c0 += DT_CB) {
+      int64_t cb = gk_min(DT_CB, C - c0);
+      for (int64_t r = 0; r < nr; r++)
+        for (int64_t ti = 0, ox = 0; ti < ntile; ti++) {
+          int P = (int)(tbase + (ti < textra));
+          ukr(s, cb, c0 == 0, P, wb + c0 * taps * DT_MB, c->pl + c0 * c->g.cs + (oy0 + r) * pw + ox,
+              c->g.cs, pw, c->g.ps, part + (r * OW + ox) * DT_MB);
+          ox += P;
+        }
+    }
+    /* the band's outputs of one channel are one run of y */
+    for (int64_t q0 = 0; q0 < npos; q0 += 16) {
+      int64_t len = gk_min(16, npos - q0);
+      for (int64_t v0 = 0; v0 < DT_MB; v0 += 16) {
+        gk_v16f v[16];
+        for (int i = 0; i < 16; i++) {
+          v[i] = (gk_v16f){0};
+          if (i < len) GK_LOAD(v[i], part + (q0 + i) * DT_MB + v0);
+        }
+        dt_transpose16(v);
+        for (int l = 0; l < 16; l++) {
+          int64_t m = mb * DT_MB + v0 + l, o = m * ohw + oy0 * OW + q0;
+          _Alignas(64) float tmp[16];
+          memcpy(tmp, &v[l], sizeof tmp);
+          if (c->z)
+            for (int64_t j = 0; j < len; j++) tmp[j] += c->z[o + j];
+          gk_act_row(c->y + o, tmp, len, c->bias ? c->bias[m] : 0.0f, c->act, c->p0, c->p1);
+        }
+      }
+    }
+  }
+}
+
+static void conv_dt(const sinter_k_conv_shape_t *s, const float *x, const float *wp,
+                    const float *bias, const float *z, float *y, float *pl, int32_t act, float p0,
+                    float p1, const sinter_art_exec_t *exec) {
+  const int threaded = exec && exec->num_threads > 1;
+  dk_ctx_t c = {.s = s, .x = x, .wp = wp, .bias = bias, .z = z, .y = y, .pl = pl, .act = act,
+                .p0 = p0, .p1 = p1};
+  dk_geom(s, &c.g);
+  zero_floats(pl + s->C * c.g.cs, DK_SLACK);
+  if (threaded && s->C > 1)
+    exec->parallel_for(exec, s->C, 1, dk_fill_task, &c);
+  else
+    dk_fill_task(&c, 0, s->C);
+  int64_t nt = gk_cdiv(s->OH, DT_POS / s->OW) * (s->M / DT_MB);
+  if (threaded && nt > 1)
+    exec->parallel_for(exec, nt, 1, dt_task, &c);
+  else
+    dt_task(&c, 0, nt);
 }
 
 /* ---- transposed plan ------------------------------------------------------------------- */
@@ -635,28 +840,41 @@ static void ct_pack_task(void *vctx, int64_t t0, int64_t t1) {
 }
 
 /* Task t is the weight panel of output channels [t * NR, t * NR + NR): all
- * positions, 8 at a time, over all of K in one pass, stored transposed. */
+ * positions in tiles of at most MR, over K in CT_KC blocks so a block of the
+ * weight panel stays in L1 while every tile uses it; the partial sums wait in
+ * part, and the tiles are stored transposed. */
+enum { CT_KC = 128 };
 static void ct_task(void *vctx, int64_t t0, int64_t t1) {
   const ct_ctx_t *c = vctx;
   const sinter_k_conv_shape_t *s = c->s;
   _Alignas(64) float tile[GK_MR * GK_NR];
+  _Alignas(64) float part[T_MAX * GK_NR];
   const int64_t kg = kg_of(s), ld = t_ld(s), ohw = s->OH * s->OW, mg = s->M / s->group;
   const int32_t act = c->act;
   const float p0 = c->p0, p1 = c->p1;
+  /* equal tiles: 49 positions are 7 tiles of 7, not 6 of 8 and one of 1 */
+  const int64_t ntile = gk_cdiv(ohw, GK_MR), step = gk_cdiv(ohw, ntile);
   for (int64_t p = t0; p < t1; p++) {
     int64_t j0 = p * GK_NR, nr = gk_min(GK_NR, mg - j0);
-    for (int64_t i0 = 0; i0 < ohw; i0 += GK_MR) {
-      int64_t mr = gk_min(GK_MR, ohw - i0);
-      gk_ukr(mr, nr, kg, c->col + i0, 1, ld, c->wpg + p * kg * GK_NR, tile);
-      for (int64_t j = 0; j < nr; j++) {
-        int64_t m = j0 + j;
-        float b = c->bias ? c->bias[m] : 0.0f;
-        float *yr = c->y + m * ohw + i0;
-        const float *zr = c->z ? c->z + m * ohw + i0 : NULL;
-        for (int64_t r = 0; r < mr; r++) {
-          float v = tile[r * GK_NR + j] + (zr ? zr[r] : 0.0f);
-          yr[r] = sinter_k_act(v + b, act, p0, p1);
-        }
+    for (int64_t k0 = 0; k0 < kg; k0 += CT_KC) {
+      int64_t kc = gk_min(CT_KC, kg - k0);
+      const float *b = c->wpg + p * kg * GK_NR + k0 * GK_NR;
+      for (int64_t i0 = 0; i0 < ohw; i0 += step) {
+        int64_t mr = gk_min(step, ohw - i0);
+        float *pt = part + i0 * GK_NR;
+        gk_ukr(mr, nr, kc, c->col + k0 * ld + i0, 1, ld, b, k0 == 0 ? pt : tile);
+        if (k0 > 0)
+          for (int64_t q = 0; q < mr * GK_NR; q++) pt[q] += tile[q];
+      }
+    }
+    for (int64_t j = 0; j < nr; j++) {
+      int64_t m = j0 + j;
+      float b = c->bias ? c->bias[m] : 0.0f;
+      float *yr = c->y + m * ohw;
+      const float *zr = c->z ? c->z + m * ohw : NULL;
+      for (int64_t r = 0; r < ohw; r++) {
+        float v = part[r * GK_NR + j] + (zr ? zr[r] : 0.0f);
+        yr[r] = sinter_k_act(v + b, act, p0, p1);
       }
     }
   }
@@ -702,6 +920,10 @@ void sinter_k_conv2d_f32(const sinter_k_conv_shape_t *s, const float *x, const f
       exec->parallel_for(exec, s->C, 1, dw_task, &c);
     else
       dw_task(&c, 0, s->C);
+    return;
+  }
+  if (use_dt(s)) {
+    conv_dt(s, x, wp, bias, z, y, scratch, act, p0, p1, exec);
     return;
   }
   if (use_direct(s)) {

@@ -297,46 +297,143 @@ static void portable_task(void *vc, int64_t begin, int64_t end) {
 }
 
 /* Depthwise: acc[m][p] = bias[m] + sum over the taps inside the image of
- * (x - x_zp) (w - w_zp[m]); taps in the padding add (x_zp - x_zp) * w = 0. */
+ * (x - x_zp) (w - w_zp[m]); taps in the padding add (x_zp - x_zp) * w = 0.
+ * Integer sums are exact in any order (wrapping), so the fast path below
+ * and this general one agree bit for bit. This one indexes x per tap and is
+ * only used when a row window does not fit dw_task's buffer. */
+static void dw_row_general(const qconv_ctx_t *c, int64_t m, int64_t oh, int64_t ow0, int64_t n,
+                           uint32_t *acc) {
+  const sinter_k_conv_shape_t *s = c->s;
+  const uint8_t *xc = c->x + m * s->H * s->W;
+  const int32_t *wm = c->dww + m * s->KH * s->KW;
+  int32_t xz = c->xzp;
+  for (int64_t kh = 0; kh < s->KH; kh++) {
+    int64_t ih = oh * s->stride_h - s->pad_t + kh * s->dil_h;
+    if (ih < 0 || ih >= s->H) continue;
+    const uint8_t *xr = xc + ih * s->W;
+    for (int64_t kw = 0; kw < s->KW; kw++) {
+      uint32_t wv = (uint32_t)wm[kh * s->KW + kw];
+      int64_t off = kw * s->dil_w - s->pad_l;
+      for (int64_t q = 0; q < n; q++) {
+        int64_t iw = (ow0 + q) * s->stride_w + off;
+        if (iw < 0 || iw >= s->W) continue;
+        int32_t xv = c->xor8 ? (int32_t)(int8_t)xr[iw] : (int32_t)xr[iw];
+        acc[q] += wv * (uint32_t)(xv - xz);
+      }
+    }
+  }
+}
+
+enum { DW_CH = 256, DW_RB = 4096, DW_TAPS = 64 };
+
+typedef uint32_t dw_v16 __attribute__((vector_size(64)));
+
+/* The chunk geometry of dw_task: output columns per chunk (a multiple of 16,
+ * 0 when the general path must run) and words per phase row. */
+static int64_t dw_chunk(const sinter_k_conv_shape_t *s, int64_t *len) {
+  int64_t reach = (s->KW - 1) * s->dil_w / s->stride_w + 1;
+  int64_t per = DW_RB / (s->KH * s->stride_w);
+  int64_t n = qmin64(DW_CH, (per - reach) / 16 * 16);
+  *len = n + reach;
+  return n >= 16 && s->KH * s->KW <= DW_TAPS ? n : 0;
+}
+
+/* The fast path, per output row chunk: each kernel row's input window is
+ * widened once to int32 (x - x_zp, 0 in the padding) and split into stride
+ * phases (phase p, word j = input column iw0 + j sw + p), so every tap reads
+ * 16 consecutive words; the 16 sums stay in a vector across all taps. */
 static void dw_task(void *vc, int64_t begin, int64_t end) {
   const qconv_ctx_t *c = vc;
   const sinter_k_conv_shape_t *s = c->s;
-  int64_t taps = s->KH * s->KW, OW = s->OW;
+  int64_t taps = s->KH * s->KW, OW = s->OW, W = s->W, sw = s->stride_w, dw = s->dil_w;
+  int64_t len, ch = dw_chunk(s, &len);
   int32_t xz = c->xzp;
-  enum { CH = 256 };
-  uint32_t acc[CH];
+  uint32_t acc[DW_CH], rb[DW_RB + 16], tw[DW_TAPS];
+  const dw_v16 zero = {0};
+  int64_t toff[DW_TAPS], trel[DW_TAPS];
+  uint8_t yb[DW_CH];
+  if (ch)
+    for (int64_t kh = 0; kh < s->KH; kh++)
+      for (int64_t kw = 0; kw < s->KW; kw++)
+        trel[kh * s->KW + kw] = (kh * sw + kw * dw % sw) * len + kw * dw / sw;
   for (int64_t m = begin; m < end; m++) {
-    const uint8_t *xc = c->x + m * s->H * s->W;
+    const uint8_t *xc = c->x + m * s->H * W;
     const int32_t *wm = c->dww + m * taps;
+    uint32_t bias = (uint32_t)c->corr[m];
     for (int64_t oh = 0; oh < s->OH; oh++) {
-      for (int64_t ow0 = 0; ow0 < OW; ow0 += CH) {
-        int64_t n = qmin64(CH, OW - ow0);
-        for (int64_t q = 0; q < n; q++) acc[q] = (uint32_t)c->corr[m];
-        for (int64_t kh = 0; kh < s->KH; kh++) {
-          int64_t ih = oh * s->stride_h - s->pad_t + kh * s->dil_h;
-          if (ih < 0 || ih >= s->H) continue;
-          const uint8_t *xr = xc + ih * s->W;
-          for (int64_t kw = 0; kw < s->KW; kw++) {
-            uint32_t wv = (uint32_t)wm[kh * s->KW + kw];
-            int64_t off = kw * s->dil_w - s->pad_l;
-            /* valid q: 0 <= (ow0 + q) * stride_w + off < W */
-            int64_t qa = 0, qb = n;
-            while (qa < n && (ow0 + qa) * s->stride_w + off < 0) qa++;
-            while (qb > qa && (ow0 + qb - 1) * s->stride_w + off >= s->W) qb--;
-            if (c->xor8) {
-              for (int64_t q = qa; q < qb; q++)
-                acc[q] += wv * (uint32_t)((int32_t)(int8_t)xr[(ow0 + q) * s->stride_w + off] - xz);
-            } else {
-              for (int64_t q = qa; q < qb; q++)
-                acc[q] += wv * (uint32_t)((int32_t)xr[(ow0 + q) * s->stride_w + off] - xz);
+      for (int64_t ow0 = 0; ow0 < OW; ow0 += (ch ? ch : DW_CH)) {
+        int64_t n = qmin64(ch ? ch : DW_CH, OW - ow0);
+        if (!ch) {
+          for (int64_t q = 0; q < n; q++) acc[q] = bias;
+          dw_row_general(c, m, oh, ow0, n, acc);
+        } else {
+          /* Words this chunk's taps read of each phase row (pitch len). */
+          int64_t iw0 = ow0 * sw - s->pad_l, used = qmin64(len, qround_up(n, 16) + len - ch);
+          for (int64_t kh = 0; kh < s->KH; kh++) {
+            int64_t ih = oh * s->stride_h - s->pad_t + kh * s->dil_h;
+            if (ih < 0 || ih >= s->H) continue;
+            const uint8_t *xr = xc + ih * W;
+            for (int64_t p = 0; p < sw; p++) {
+              uint32_t *d = rb + (kh * sw + p) * len;
+              /* word j is real when 0 <= iw0 + j sw + p < W */
+              int64_t lo = -(iw0 + p), ja = lo <= 0 ? 0 : (lo + sw - 1) / sw;
+              int64_t hi = W - 1 - (iw0 + p), jb = hi < 0 ? 0 : hi / sw + 1;
+              ja = qmin64(ja, used);
+              jb = qmin64(jb, used);
+              if (jb < ja) jb = ja;
+              const uint8_t *xs = xr + iw0 + p;
+              /* Zeros by whole vectors (short runs as loops become memset
+               * calls): overshoot lands in rows filled later or in the slack. */
+              for (int64_t j = 0; j < ja; j += 16) memcpy(d + j, &zero, sizeof(zero));
+              uint8_t xo = c->xor8; /* i8 as u8 (XOR 0x80) minus the zero point as u8 */
+              int32_t z8 = xz + (xo ? 128 : 0);
+              if (sw == 1)
+                for (int64_t j = ja; j < jb; j++) d[j] = (uint32_t)((int32_t)(xs[j] ^ xo) - z8);
+              else if (sw == 2)
+                for (int64_t j = ja; j < jb; j++)
+                  d[j] = (uint32_t)((int32_t)(xs[2 * j] ^ xo) - z8);
+              else
+                for (int64_t j = ja; j < jb; j++)
+                  d[j] = (uint32_t)((int32_t)(xs[j * sw] ^ xo) - z8);
+              for (int64_t j = jb; j < used; j += 16) memcpy(d + j, &zero, sizeof(zero));
             }
+          }
+          /* The taps of this output row that fall inside the image. */
+          int64_t nt = 0;
+          for (int64_t kh = 0; kh < s->KH; kh++) {
+            int64_t ih = oh * s->stride_h - s->pad_t + kh * s->dil_h;
+            if (ih < 0 || ih >= s->H) continue;
+            for (int64_t kw = 0; kw < s->KW; kw++) {
+              toff[nt] = trel[kh * s->KW + kw];
+              tw[nt++] = (uint32_t)wm[kh * s->KW + kw];
+            }
+          }
+          for (int64_t q0 = 0; q0 < n; q0 += 16) {
+            dw_v16 a = {0};
+            a += bias;
+            for (int64_t t = 0; t < nt; t++) {
+              dw_v16 v;
+              memcpy(&v, rb + toff[t] + q0, sizeof(v));
+              a += tw[t] * v;
+            }
+            memcpy(acc + q0, &a, sizeof(a));
           }
         }
         uint8_t *yr = c->y + (m * s->OH + oh) * OW + ow0;
         /* Locals: stores to bytes could alias the context, blocking vectorization. */
         float mm = c->mult[m];
         int32_t yzp = c->yzp, lo = c->lo, hi = c->hi;
-        for (int64_t q = 0; q < n; q++) yr[q] = (uint8_t)qrequant((int32_t)acc[q], mm, yzp, lo, hi);
+        if (ch && mm - mm == 0.0f) {
+          /* Whole 16-lane blocks (acc is computed that far), so narrow rows
+           * do not fall into a scalar remainder loop. */
+          for (int64_t q0 = 0; q0 < n; q0 += 16)
+            for (int64_t l = 0; l < 16; l++)
+              yb[q0 + l] = (uint8_t)qrequant_finite((int32_t)acc[q0 + l], mm, yzp, lo, hi);
+          memcpy(yr, yb, (size_t)n);
+        } else {
+          for (int64_t q = 0; q < n; q++)
+            yr[q] = (uint8_t)qrequant((int32_t)acc[q], mm, yzp, lo, hi);
+        }
       }
     }
   }

@@ -25,7 +25,8 @@ static inline int64_t qround_up(int64_t x, int64_t m) {
  * panel kg(+1) groups of 64 bytes (column c's 4 bytes at 4 c) v_ps bytes
  * apart. left = 0: R is u8 (activations, XORed with r_xor to turn i8 into u8)
  * and V s8 (weights), as in qgemm; left = 1: R is s8 (weights) and V u8, as
- * in qconv. The k groups run as ntap taps of kg groups: group j of tap tp
+ * in qconv, where R must be packed blocks: r_rs 4, r_gs QMR * 4, r_xor 0
+ * (the VNNI tile takes them as constants). The k groups run as ntap taps of kg groups: group j of tap tp
  * reads V at v + tapoff[tp] + j * v_gs (tapoff NULL: one tap at offset 0), so
  * qconv reads its columns straight from the channel-interleaved input.
  * r_tail > 0: one more group whose R holds only r_tail bytes (ntap 1 only).
@@ -68,6 +69,18 @@ static inline int32_t qrequant(int32_t acc, float mult, int32_t yzp, int32_t lo,
   v = v > (double)hi ? (double)hi : v;
   double r = (v + 6755399441055744.0) - 6755399441055744.0;
   return (int32_t)r;
+}
+
+/* qrequant for a finite multiplier, where acc * mult + yzp cannot be NaN:
+ * the same value with fewer vector operations (rint rounds half to even in
+ * the default rounding mode, as the 1.5 * 2^52 trick does). */
+static inline int32_t qrequant_finite(int32_t acc, float mult, int32_t yzp, int32_t lo,
+                                      int32_t hi) {
+  double p = (double)acc * (double)mult;
+  double v = p + (double)yzp;
+  v = v < (double)lo ? (double)lo : v;
+  v = v > (double)hi ? (double)hi : v;
+  return (int32_t)__builtin_rint(v);
 }
 
 static inline uint32_t qload4(const uint8_t *p) {
@@ -210,21 +223,31 @@ static inline __attribute__((always_inline)) QVNNI_TARGET void vnni_tile(const q
   for (int i = 0; i < mr; i++)
     for (int c = 0; c < nv; c++) acc[i][c] = _mm512_setzero_si512();
   const uint8_t *rp = t->r, *vp = t->v;
-  const int64_t rs = t->r_rs, gs = t->r_gs, ps = t->v_ps, vgs = t->v_gs;
-  const uint32_t rx = t->r_xor;
-  for (int64_t tp = 0; tp < t->ntap; tp++) {
-    vp = t->v + (t->tapoff ? t->tapoff[tp] : 0);
-    for (int64_t g = t->kg; g > 0; g--) {
-      __m512i bv[QNV];
-      for (int c = 0; c < nv; c++) bv[c] = _mm512_loadu_si512(vp + c * ps);
-      for (int i = 0; i < mr; i++) {
-        __m512i a = _mm512_set1_epi32((int)(qload4(rp + i * rs) ^ rx));
-        for (int c = 0; c < nv; c++)
-          acc[i][c] = left ? _mm512_dpbusd_epi32(acc[i][c], bv[c], a)
-                           : _mm512_dpbusd_epi32(acc[i][c], a, bv[c]);
-      }
-      rp += gs;
-      vp += vgs;
+  /* qconv's R (left) is always packed blocks: constant strides and no XOR
+   * let every broadcast read memory at a fixed offset. */
+  const int64_t rs = left ? 4 : t->r_rs, gs = left ? QMR * 4 : t->r_gs;
+  const int64_t ps = t->v_ps, vgs = t->v_gs;
+  const uint32_t rx = left ? 0 : t->r_xor;
+  /* One flat loop over all groups (a nested tap loop makes LLVM spill the
+   * accumulators); at the end of a tap, V jumps to the next tap's offset. */
+  const int64_t *to = t->tapoff, kg = t->kg;
+  int64_t cnt = kg;
+  if (to) vp += to[0];
+  for (int64_t g = kg * t->ntap; g > 0; g--) {
+    __m512i bv[QNV];
+    for (int c = 0; c < nv; c++) bv[c] = _mm512_loadu_si512(vp + c * ps);
+    for (int i = 0; i < mr; i++) {
+      __m512i a = _mm512_set1_epi32((int)(qload4(rp + i * rs) ^ rx));
+      for (int c = 0; c < nv; c++)
+        acc[i][c] = left ? _mm512_dpbusd_epi32(acc[i][c], bv[c], a)
+                         : _mm512_dpbusd_epi32(acc[i][c], a, bv[c]);
+    }
+    rp += gs;
+    vp += vgs;
+    if (--cnt == 0 && to && g > 1) {
+      to++;
+      vp = t->v + *to;
+      cnt = kg;
     }
   }
   if (t->r_tail > 0) {

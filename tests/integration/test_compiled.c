@@ -418,9 +418,13 @@ static Suite *suite(void) {
   tcase_add_test(tc, digits_batch_fp32);
   tcase_add_test(tc, digits_batch_int8);
   tcase_add_test(tc, bad_input_fails_cleanly);
-  tcase_add_test(tc, concurrent_runs);
   tcase_add_test(tc, library_dependencies);
   suite_add_tcase(s, tc);
+  /* Its own case, so `make test-tsan` can run it alone (CK_RUN_CASE). */
+  TCase *conc = tcase_create("concurrency");
+  tcase_set_timeout(conc, 900);
+  tcase_add_test(conc, concurrent_runs);
+  suite_add_tcase(s, conc);
   return s;
 }
 

@@ -311,6 +311,9 @@ START_TEST(qconv_shapes) {
       {SHAPE(1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1), 0, 0, 0, 0},    /* everything 1 */
       {SHAPE(3, 20, 300, 2, 1, 3, 1, 0, 1, 0, 1, 1, 2), 0, 0, 0, 1}, /* wide rows */
       {SHAPE(4, 4, 300, 4, 3, 3, 1, 1, 1, 1, 1, 1, 4), 1, 0, 0, 1},  /* depthwise > 256 wide */
+      {SHAPE(3, 5, 40, 3, 3, 5, 3, 2, 4, 1, 3, 1, 3), 0, 1, 1, 1},   /* depthwise stride 3 */
+      /* depthwise whose kernel window (1201 columns) exceeds the row buffer */
+      {{2, 2, 1300, 2, 0, 0, 1, 3, 1, 1, 0, 5, 0, 7, 1, 600, 2}, 1, 0, 1, 1},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_conv_case(cases[i]);
 }
@@ -392,6 +395,37 @@ START_TEST(qbinary_broadcast) {
 }
 END_TEST
 
+/* Same shapes, dense strides: the flat (vectorized) path, on a length that
+ * is no multiple of any vector width, with every byte value present. */
+START_TEST(qbinary_dense) {
+  enum { N = 1031 };
+  int64_t dims[2] = {1, N}, st[2] = {N, 1};
+  static uint8_t a[N], b[N], want[N], got[N];
+  for (int i = 0; i < N; i++) {
+    a[i] = (uint8_t)(i < 256 ? i : rnd());
+    b[i] = (uint8_t)(i < 256 ? 255 - i : rnd());
+  }
+  for (int sgn = 0; sgn < 2; sgn++)
+    for (int op = 0; op < 2; op++) {
+      int32_t az = sgn ? 5 : 131, bz = sgn ? -9 : 122, yz = sgn ? -2 : 126;
+      float ma = op ? 0.0123f : 0.731f, mb = 1.37f;
+      int32_t qmin = sgn ? -128 : yz, qmax = sgn ? 100 : 255;
+      for (int i = 0; i < N; i++) {
+        int64_t qa = ld8(a, i, sgn) - az, qb = ld8(b, i, sgn) - bz;
+        double v = op ? (double)(qa * qb) * (double)ma + (double)yz
+                      : (double)qa * (double)ma + (double)qb * (double)mb + (double)yz;
+        want[i] = (uint8_t)ref_rq(v, sgn, qmin, qmax);
+      }
+      for (int t = 0; t < 2; t++) {
+        memset(got, 0x5A, N);
+        sinter_k_qbinary(op, 2, dims, a, st, az, ma, b, st, bz, mb, yz, qmin, qmax, got, sgn,
+                         t ? &kRevExec : NULL);
+        expect_bytes(got, want, N, op ? "qmul dense" : "qadd dense");
+      }
+    }
+}
+END_TEST
+
 /* ---- QLinearGlobalAveragePool ----------------------------------------------------------- */
 
 START_TEST(qgap_matches_reference) {
@@ -430,6 +464,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, quantize_rounds_half_even_and_saturates);
   tcase_add_test(tc, dequantize_exact);
   tcase_add_test(tc, qbinary_broadcast);
+  tcase_add_test(tc, qbinary_dense);
   tcase_add_test(tc, qgap_matches_reference);
   suite_add_tcase(s, tc);
   return s;

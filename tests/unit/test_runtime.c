@@ -335,6 +335,11 @@ START_TEST(needed_libraries) {
     "libstdc++.so",
     "libgcc_s.so",
 #endif
+#if defined(__SANITIZE_THREAD__)
+    "libtsan.so",
+    "libstdc++.so",
+    "libgcc_s.so",
+#endif
   };
   char line[512];
   int needed = 0;
