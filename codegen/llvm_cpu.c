@@ -27,6 +27,7 @@
 #include "codegen/kernels/kernels.h"
 #include "codegen/llvm_util.h"
 #include "ir/interp/k_nn_internal.h"
+#include "ir/interp/kernels.h"
 #include "sinter/artifact.h"
 #include "sinter/codegen.h"
 #include "sinter/tensor_io.h"
@@ -1419,6 +1420,116 @@ static sinter_status_t lower_qgap(cg_t *cg, const sinter_node_t *node) {
   return call_kernel(cg, "sinter_k_qglobal_avgpool", args, 9);
 }
 
+
+/* ---- lowering: reductions and resizing -------------------------------------------------- */
+
+static sinter_status_t lower_reduce(cg_t *cg, const sinter_node_t *node) {
+  const sinter_value_t *x = sinter_node_input(node, 0), *y = sinter_node_output(node, 0);
+  SINTER_TRY(require_f32(node, x));
+  const sinter_type_t *xt = vtype(x);
+  int32_t op;
+  switch (sinter_node_op(node)) {
+    case SINTER_OP_REDUCE_SUM: op = SINTER_K_RED_SUM; break;
+    case SINTER_OP_REDUCE_MEAN: op = SINTER_K_RED_MEAN; break;
+    case SINTER_OP_REDUCE_MAX: op = SINTER_K_RED_MAX; break;
+    case SINTER_OP_REDUCE_MIN: op = SINTER_K_RED_MIN; break;
+    default: op = SINTER_K_RED_SUM_SQUARE; break;
+  }
+  bool red[SINTER_MAX_RANK] = {false};
+  const sinter_value_t *va = sinter_node_num_inputs(node) > 1 ? sinter_node_input(node, 1) : NULL;
+  if (va && !is_const(va))
+    return NODE_ERR(node, SINTER_UNSUPPORTED, "axes must be a constant");
+  int64_t na = va ? numel(va) : 0;
+  if (na == 0) {
+    if (sinter_node_attr_int(node, "noop_with_empty_axes", 0)) return emit_memcpy(cg, x, y);
+    for (int32_t i = 0; i < xt->rank; i++) red[i] = true;
+  }
+  for (int64_t i = 0; i < na; i++) {
+    int64_t a = const_int_at(va, i);
+    red[a < 0 ? a + xt->rank : a] = true;
+  }
+  /* The reduced axes must be consecutive (after dropping unit dims). */
+  int32_t first = -1, last = -1;
+  for (int32_t i = 0; i < xt->rank; i++)
+    if (red[i] && xt->dims[i].size != 1) {
+      if (first < 0) first = i;
+      last = i;
+    }
+  int64_t outer = 1, n = 1, inner = 1;
+  for (int32_t i = 0; i < xt->rank; i++) {
+    int64_t d = xt->dims[i].size;
+    if (first < 0 || i < first) outer *= d;
+    else if (i > last) inner *= d;
+    else if (red[i] || d == 1) n *= d;
+    else return NODE_ERR(node, SINTER_UNSUPPORTED, "reduced axes are not consecutive");
+  }
+  LLVMValueRef px, py;
+  SINTER_TRY(value_ptr(cg, x, &px));
+  SINTER_TRY(value_ptr(cg, y, &py));
+  LLVMValueRef args[] = {ci32(cg, op), ci64(cg, outer), ci64(cg, n), ci64(cg, inner), px, py,
+                         cg->p_exec};
+  return call_kernel(cg, "sinter_k_reduce_f32", args, 7);
+}
+
+/* A constant input as a tensor view (NULL when absent or empty-named). */
+static bool const_tensor(const sinter_node_t *node, int32_t i, sinter_tensor_t *t) {
+  const sinter_value_t *v = i < sinter_node_num_inputs(node) ? sinter_node_input(node, i) : NULL;
+  if (!v || !is_const(v)) return false;
+  const sinter_type_t *ty = vtype(v);
+  memset(t, 0, sizeof *t);
+  t->dtype = ty->dtype;
+  t->rank = ty->rank;
+  for (int32_t d = 0; d < ty->rank; d++) t->dims[d] = ty->dims[d].size;
+  t->data = (void *)sinter_value_data(v, &t->nbytes);
+  return true;
+}
+
+static sinter_status_t lower_resize(cg_t *cg, const sinter_node_t *node) {
+  const sinter_value_t *x = sinter_node_input(node, 0), *y = sinter_node_output(node, 0);
+  SINTER_TRY(require_f32(node, x));
+  const sinter_type_t *xt = vtype(x), *yt = vtype(y);
+  int32_t r = xt->rank;
+  if (r < 2) return NODE_ERR(node, SINTER_UNSUPPORTED, "Resize of rank %d", r);
+  for (int32_t d = 0; d < r - 2; d++)
+    if (xt->dims[d].size != yt->dims[d].size)
+      return NODE_ERR(node, SINTER_UNSUPPORTED, "only the last two axes may be resized");
+  for (int32_t i = 1; i < sinter_node_num_inputs(node); i++) {
+    const sinter_value_t *v = sinter_node_input(node, i);
+    if (v && !is_const(v)) return NODE_ERR(node, SINTER_UNSUPPORTED, "roi, scales and sizes must be constants");
+  }
+  sinter_tensor_t roi, scales, sizes;
+  bool hr = const_tensor(node, 1, &roi), hs = const_tensor(node, 2, &scales),
+       hz = const_tensor(node, 3, &sizes);
+  int64_t in[SINTER_MAX_RANK];
+  for (int32_t d = 0; d < r; d++) in[d] = xt->dims[d].size;
+  int64_t H = in[r - 2], W = in[r - 1], OH = yt->dims[r - 2].size, OW = yt->dims[r - 1].size;
+  int64_t *yi = malloc(sizeof(int64_t) * (size_t)(2 * OH + 2 * OW + 2));
+  float *yw = malloc(sizeof(float) * (size_t)(2 * OH + 2 * OW + 2));
+  if (!yi || !yw) {
+    free(yi), free(yw);
+    return SINTER_ERROR(SINTER_OUT_OF_MEMORY, "resize taps");
+  }
+  int64_t *xi = yi + 2 * OH;
+  float *xw = yw + 2 * OH;
+  sinter_status_t st = sinter_resize_taps2(node, r, in, hr ? &roi : NULL, hs ? &scales : NULL,
+                                           hz ? &sizes : NULL, r - 2, OH, yi, yw);
+  if (!st)
+    st = sinter_resize_taps2(node, r, in, hr ? &roi : NULL, hs ? &scales : NULL,
+                             hz ? &sizes : NULL, r - 1, OW, xi, xw);
+  LLVMValueRef px = NULL, py = NULL, pyw = NULL, pxw = NULL;
+  LLVMValueRef pyi = st ? NULL : const_i64s(cg, yi, (int32_t)(2 * OH));
+  LLVMValueRef pxi = st ? NULL : const_i64s(cg, xi, (int32_t)(2 * OW));
+  if (!st) pyw = const_global(cg, yw, sizeof(float) * (size_t)(2 * OH), "taps");
+  if (!st) pxw = const_global(cg, xw, sizeof(float) * (size_t)(2 * OW), "taps");
+  free(yi), free(yw);
+  if (st) return sinter_status_annotate(st, "node '%s' (Resize)", sinter_node_name(node));
+  SINTER_TRY(value_ptr(cg, x, &px));
+  SINTER_TRY(value_ptr(cg, y, &py));
+  LLVMValueRef args[] = {ci64(cg, numel(x) / (H * W)), ci64(cg, H), ci64(cg, W), ci64(cg, OH),
+                         ci64(cg, OW), pyi, pyw, pxi, pxw, px, py, cg->p_exec};
+  return call_kernel(cg, "sinter_k_resize2d_f32", args, 12);
+}
+
 /* ---- node dispatch ---------------------------------------------------------------------- */
 
 static sinter_status_t lower_node(cg_t *cg, const sinter_node_t *node) {
@@ -1451,6 +1562,12 @@ static sinter_status_t lower_node(cg_t *cg, const sinter_node_t *node) {
     case SINTER_OP_LAYER_NORMALIZATION:
     case SINTER_OP_RMS_NORMALIZATION: return lower_rows(cg, node);
     case SINTER_OP_ATTENTION: return lower_attention(cg, node);
+    case SINTER_OP_REDUCE_SUM:
+    case SINTER_OP_REDUCE_MEAN:
+    case SINTER_OP_REDUCE_MAX:
+    case SINTER_OP_REDUCE_MIN:
+    case SINTER_OP_REDUCE_SUM_SQUARE: return lower_reduce(cg, node);
+    case SINTER_OP_RESIZE: return lower_resize(cg, node);
     case SINTER_OP_QUANTIZE_LINEAR:
     case SINTER_OP_DEQUANTIZE_LINEAR: return lower_qdq(cg, node);
     case SINTER_OP_QLINEAR_CONV_ACT: return lower_qconv(cg, node);

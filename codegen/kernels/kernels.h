@@ -296,4 +296,28 @@ void sinter_k_attention_f32(int64_t heads, int64_t Sq, int64_t Sk, int64_t D, in
 void sinter_k_cast(int64_t n, const void *x, int32_t from, void *y, int32_t to,
                    const sinter_art_exec_t *exec);
 
+/* ---- reductions and resizing (reduce.c) ------------------------------------------------- */
+
+typedef enum sinter_k_reduce_e {
+  SINTER_K_RED_SUM = 0,
+  SINTER_K_RED_MEAN = 1,
+  SINTER_K_RED_MAX = 2, /* NaN wins, as in the interpreter */
+  SINTER_K_RED_MIN = 3,
+  SINTER_K_RED_SUM_SQUARE = 4,
+} sinter_k_reduce_t;
+
+/* x viewed as [outer, n, inner] reduced over n into y [outer, inner]; sums in
+ * double, in increasing index order. */
+void sinter_k_reduce_f32(int32_t op, int64_t outer, int64_t n, int64_t inner, const float *x,
+                         float *y, const sinter_art_exec_t *exec);
+
+/* Separable 2-D resize of planes images [H, W] into [OH, OW] with two taps
+ * per axis: output row oy blends input rows yi[2 oy], yi[2 oy + 1] with
+ * weights yw[2 oy], yw[2 oy + 1] (nearest: one weight 1, the other 0), and
+ * likewise columns with xi, xw. The code generator computes the taps. */
+void sinter_k_resize2d_f32(int64_t planes, int64_t H, int64_t W, int64_t OH, int64_t OW,
+                           const int64_t *yi, const float *yw, const int64_t *xi,
+                           const float *xw, const float *x, float *y,
+                           const sinter_art_exec_t *exec);
+
 #endif /* SINTER_CODEGEN_KERNELS_H */

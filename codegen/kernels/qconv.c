@@ -298,11 +298,12 @@ static void portable_task(void *vc, int64_t begin, int64_t end) {
 
 /* Depthwise: acc[m][p] = bias[m] + sum over the taps inside the image of
  * (x - x_zp) (w - w_zp[m]); taps in the padding add (x_zp - x_zp) * w = 0.
- * Integer sums are exact in any order (wrapping), so the fast path below
- * and this general one agree bit for bit. This one indexes x per tap and is
- * only used when a row window does not fit dw_task's buffer. */
-static void dw_row_general(const qconv_ctx_t *c, int64_t m, int64_t oh, int64_t ow0, int64_t n,
-                           uint32_t *acc) {
+ * Integer sums are exact in any order (wrapping), so the two paths below
+ * agree bit for bit. This one runs each tap over the row chunk in memory:
+ * the faster one for stride 1 (measured), and the fallback when a window
+ * does not fit dw_task's buffer. */
+static void dw_row_direct(const qconv_ctx_t *c, int64_t m, int64_t oh, int64_t ow0, int64_t n,
+                          uint32_t *acc) {
   const sinter_k_conv_shape_t *s = c->s;
   const uint8_t *xc = c->x + m * s->H * s->W;
   const int32_t *wm = c->dww + m * s->KH * s->KW;
@@ -314,11 +315,16 @@ static void dw_row_general(const qconv_ctx_t *c, int64_t m, int64_t oh, int64_t 
     for (int64_t kw = 0; kw < s->KW; kw++) {
       uint32_t wv = (uint32_t)wm[kh * s->KW + kw];
       int64_t off = kw * s->dil_w - s->pad_l;
-      for (int64_t q = 0; q < n; q++) {
-        int64_t iw = (ow0 + q) * s->stride_w + off;
-        if (iw < 0 || iw >= s->W) continue;
-        int32_t xv = c->xor8 ? (int32_t)(int8_t)xr[iw] : (int32_t)xr[iw];
-        acc[q] += wv * (uint32_t)(xv - xz);
+      /* valid q: 0 <= (ow0 + q) * stride_w + off < W */
+      int64_t qa = 0, qb = n;
+      while (qa < n && (ow0 + qa) * s->stride_w + off < 0) qa++;
+      while (qb > qa && (ow0 + qb - 1) * s->stride_w + off >= s->W) qb--;
+      if (c->xor8) {
+        for (int64_t q = qa; q < qb; q++)
+          acc[q] += wv * (uint32_t)((int32_t)(int8_t)xr[(ow0 + q) * s->stride_w + off] - xz);
+      } else {
+        for (int64_t q = qa; q < qb; q++)
+          acc[q] += wv * (uint32_t)((int32_t)xr[(ow0 + q) * s->stride_w + off] - xz);
       }
     }
   }
@@ -338,7 +344,7 @@ static int64_t dw_chunk(const sinter_k_conv_shape_t *s, int64_t *len) {
   return n >= 16 && s->KH * s->KW <= DW_TAPS ? n : 0;
 }
 
-/* The fast path, per output row chunk: each kernel row's input window is
+/* The strided path, per output row chunk: each kernel row's input window is
  * widened once to int32 (x - x_zp, 0 in the padding) and split into stride
  * phases (phase p, word j = input column iw0 + j sw + p), so every tap reads
  * 16 consecutive words; the 16 sums stay in a vector across all taps. */
@@ -363,9 +369,9 @@ static void dw_task(void *vc, int64_t begin, int64_t end) {
     for (int64_t oh = 0; oh < s->OH; oh++) {
       for (int64_t ow0 = 0; ow0 < OW; ow0 += (ch ? ch : DW_CH)) {
         int64_t n = qmin64(ch ? ch : DW_CH, OW - ow0);
-        if (!ch) {
+        if (!ch || sw == 1) {
           for (int64_t q = 0; q < n; q++) acc[q] = bias;
-          dw_row_general(c, m, oh, ow0, n, acc);
+          dw_row_direct(c, m, oh, ow0, n, acc);
         } else {
           /* Words this chunk's taps read of each phase row (pitch len). */
           int64_t iw0 = ow0 * sw - s->pad_l, used = qmin64(len, qround_up(n, 16) + len - ch);
@@ -423,7 +429,7 @@ static void dw_task(void *vc, int64_t begin, int64_t end) {
         /* Locals: stores to bytes could alias the context, blocking vectorization. */
         float mm = c->mult[m];
         int32_t yzp = c->yzp, lo = c->lo, hi = c->hi;
-        if (ch && mm - mm == 0.0f) {
+        if (ch && sw > 1 && mm - mm == 0.0f) {
           /* Whole 16-lane blocks (acc is computed that far), so narrow rows
            * do not fall into a scalar remainder loop. */
           for (int64_t q0 = 0; q0 < n; q0 += 16)

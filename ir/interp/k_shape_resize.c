@@ -340,19 +340,12 @@ typedef struct taps_s {
   bool extrapolate;
 } taps_t;
 
-/* Resizes axis `axis` of src (dims cur) into dst, whose dims differ only on that axis. */
-static sinter_status_t resize_pass(const resize_attrs_t *a, const plan_t *p, int32_t axis,
-                                   int32_t rank, const int64_t *cur, const double *src,
-                                   double *dst) {
-  int64_t in = cur[axis], out = p->out[axis];
-  int64_t outer = 1, inner = 1;
-  for (int32_t d = 0; d < axis; d++) outer *= cur[d];
-  for (int32_t d = axis + 1; d < rank; d++) inner *= cur[d];
-  if (out == 0 || outer == 0 || inner == 0) return NULL;
-  /* The widest antialias filter depends on the scale; bound it. */
-  double s = p->scale[axis] < 1 ? p->scale[axis] : 1;
-  int64_t cap = a->antialias ? (int64_t)(4.0 / s) + 8 : 4;
-  if (cap > (1 << 20)) return SINTER_NODE_UNSUPPORTED("antialias filter is too wide");
+/* The taps of every output position of a 1-D pass along axis (in -> out):
+ * taps[x], and idx/w with cap entries per position. The caller frees the
+ * three arrays. */
+static sinter_status_t compute_taps(const resize_attrs_t *a, const plan_t *p, int32_t axis,
+                                    int64_t in, int64_t out, int64_t cap, taps_t **out_taps,
+                                    int64_t **out_idx, double **out_w) {
   taps_t *taps = calloc((size_t)out, sizeof(taps_t));
   int64_t *idx = malloc(sizeof(int64_t) * (size_t)(out * cap));
   double *w = malloc(sizeof(double) * (size_t)(out * cap));
@@ -398,6 +391,29 @@ static sinter_status_t resize_pass(const resize_attrs_t *a, const plan_t *p, int
       for (int64_t k = 0; k < n; k++) c[k] /= sum;
     taps[x].n = n;
   }
+  *out_taps = taps;
+  *out_idx = idx;
+  *out_w = w;
+  return NULL;
+}
+
+/* Resizes axis `axis` of src (dims cur) into dst, whose dims differ only on that axis. */
+static sinter_status_t resize_pass(const resize_attrs_t *a, const plan_t *p, int32_t axis,
+                                   int32_t rank, const int64_t *cur, const double *src,
+                                   double *dst) {
+  int64_t in = cur[axis], out = p->out[axis];
+  int64_t outer = 1, inner = 1;
+  for (int32_t d = 0; d < axis; d++) outer *= cur[d];
+  for (int32_t d = axis + 1; d < rank; d++) inner *= cur[d];
+  if (out == 0 || outer == 0 || inner == 0) return NULL;
+  /* The widest antialias filter depends on the scale; bound it. */
+  double s = p->scale[axis] < 1 ? p->scale[axis] : 1;
+  int64_t cap = a->antialias ? (int64_t)(4.0 / s) + 8 : 4;
+  if (cap > (1 << 20)) return SINTER_NODE_UNSUPPORTED("antialias filter is too wide");
+  taps_t *taps;
+  int64_t *idx;
+  double *w;
+  SINTER_TRY(compute_taps(a, p, axis, in, out, cap, &taps, &idx, &w));
   for (int64_t o = 0; o < outer; o++) {
     const double *sp = src + o * in * inner;
     double *dp = dst + o * out * inner;
@@ -465,5 +481,51 @@ sinter_status_t sinter_shape_run_resize(sinter_kernel_ctx_t *ctx) {
   if (!st)
     for (int64_t i = 0; i < total; i++) sinter_store_f64(o->data, o->dtype, i, buf[i]);
   free(buf);
+  return st;
+}
+
+/* Views of constant tensors, as kernel_view gives at run time. */
+static view_t tensor_view(const sinter_tensor_t *t) {
+  if (!t) return (view_t){.rank = -1, .numel = -1};
+  view_t v = {.present = true, .known = true, .dtype = t->dtype, .rank = t->rank,
+              .numel = sinter_tensor_numel(t), .data = t->data};
+  return resize_input(v);
+}
+
+sinter_status_t sinter_resize_taps2(const sinter_node_t *node, int32_t rank, const int64_t *in_dims,
+                                    const sinter_tensor_t *roi, const sinter_tensor_t *scales,
+                                    const sinter_tensor_t *sizes, int32_t axis, int64_t out,
+                                    int64_t *idx2, float *w2) {
+  resize_attrs_t a;
+  SINTER_TRY(read_attrs(node, &a));
+  if (a.antialias || a.mode == IM_CUBIC || a.coord == CT_TF_CROP_AND_RESIZE)
+    return SINTER_NODE_UNSUPPORTED("only nearest and linear resizing without antialias or crop");
+  view_t vr = tensor_view(roi), vs = tensor_view(scales), vz = tensor_view(sizes);
+  plan_t p;
+  SINTER_TRY(make_plan(&a, rank, in_dims, &vr, &vs, &vz, &p));
+  if (p.out[axis] != out) return SINTER_ERROR(SINTER_INTERNAL, "resize plan disagrees");
+  int64_t in = in_dims[axis];
+  if (p.out[axis] == in && p.scale[axis] == 1.0) {
+    for (int64_t x = 0; x < out; x++) idx2[2 * x] = idx2[2 * x + 1] = x, w2[2 * x] = 1, w2[2 * x + 1] = 0;
+    return NULL;
+  }
+  taps_t *taps;
+  int64_t *idx;
+  double *w;
+  SINTER_TRY(compute_taps(&a, &p, axis, in, out, 4, &taps, &idx, &w));
+  sinter_status_t st = NULL;
+  for (int64_t x = 0; x < out && !st; x++) {
+    if (taps[x].extrapolate || taps[x].n > 2) {
+      st = SINTER_NODE_UNSUPPORTED("more than two taps per output");
+      break;
+    }
+    for (int64_t k = 0; k < 2; k++) {
+      idx2[2 * x + k] = k < taps[x].n ? idx[x * 4 + k] : idx[x * 4];
+      w2[2 * x + k] = k < taps[x].n ? (float)w[x * 4 + k] : 0.0f;
+    }
+  }
+  free(taps);
+  free(idx);
+  free(w);
   return st;
 }

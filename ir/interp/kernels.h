@@ -93,6 +93,16 @@ bool sinter_fused_body_op(sinter_op_t op, int32_t *out_arity, int32_t *out_param
 #define SINTER_NODE_ERROR(...) SINTER_ERROR(SINTER_INVALID_MODEL, __VA_ARGS__)
 #define SINTER_NODE_UNSUPPORTED(...) SINTER_ERROR(SINTER_UNSUPPORTED, __VA_ARGS__)
 
+/* For the code generator: the taps of a Resize node along axis for input dims
+ * in_dims (rank) and its constant roi/scales/sizes (NULL when absent), as the
+ * interpreter uses them: output x blends inputs idx2[2x], idx2[2x+1] with
+ * weights w2[2x], w2[2x+1]. UNSUPPORTED for cubic, antialias, crop or more
+ * than two taps. */
+sinter_status_t sinter_resize_taps2(const sinter_node_t *node, int32_t rank, const int64_t *in_dims,
+                                    const sinter_tensor_t *roi, const sinter_tensor_t *scales,
+                                    const sinter_tensor_t *sizes, int32_t axis, int64_t out,
+                                    int64_t *idx2, float *w2);
+
 /* ---- scalar conversions -------------------------------------------------- */
 
 float sinter_f16_to_f32(uint16_t h);
