@@ -127,7 +127,13 @@ static sinter_status_t node_error(const sinter_node_t *node, sinter_status_code_
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  return sinter_status_make(code, file, line, "node '%s' (%s): %s", sinter_node_name(node),
+  const char *name = sinter_node_name(node);
+  const sinter_value_t *out = sinter_node_num_outputs(node) ? sinter_node_output(node, 0) : NULL;
+  if ((!name || !*name) && out)
+    return sinter_status_make(code, file, line, "node producing '%s' (%s): %s",
+                              sinter_value_name(out), sinter_op_info(sinter_node_op(node))->name,
+                              msg);
+  return sinter_status_make(code, file, line, "node '%s' (%s): %s", name ? name : "",
                             sinter_op_info(sinter_node_op(node))->name, msg);
 }
 
@@ -332,6 +338,11 @@ static void broadcast_strides(const sinter_type_t *in, const sinter_type_t *out,
     int32_t j = i - (out->rank - in->rank);
     s[i] = (j < 0 || in->dims[j].size == 1) ? 0 : cs[j];
   }
+}
+
+/* Whether anything reads v: a node or the caller (a graph output). */
+static bool is_used(const sinter_value_t *v) {
+  return v && (sinter_value_num_uses(v) > 0 || sinter_value_is_graph_output(v));
 }
 
 static bool is_const(const sinter_value_t *v) {
@@ -704,6 +715,28 @@ static sinter_status_t emit_binary(cg_t *cg, int32_t op, const sinter_type_t *yt
 static sinter_status_t lower_elementwise(cg_t *cg, const sinter_node_t *node) {
   const sinter_value_t *y = sinter_node_output(node, 0);
   SINTER_TRY(require_f32(node, y));
+  int32_t nin = sinter_node_num_inputs(node);
+  sinter_op_t nop = sinter_node_op(node);
+  bool clip = nop == SINTER_OP_CLIP;
+  for (int32_t i = 0; i < (clip ? 1 : nin); i++)
+    if (sinter_node_input(node, i)) SINTER_TRY(require_f32(node, sinter_node_input(node, i)));
+  if (nop == SINTER_OP_SUM || ((nop == SINTER_OP_MAX || nop == SINTER_OP_MIN) && nin != 2)) {
+    /* Variadic: a copy for one input, else a chain of binary ops into Y. */
+    if (nin == 1) return emit_memcpy(cg, sinter_node_input(node, 0), y);
+    int32_t code = nop == SINTER_OP_MAX ? SINTER_K_BIN_MAX
+                   : nop == SINTER_OP_MIN ? SINTER_K_BIN_MIN
+                                          : SINTER_K_BIN_ADD;
+    LLVMValueRef py, pa, pb;
+    SINTER_TRY(value_ptr(cg, y, &py));
+    for (int32_t i = 1; i < nin; i++) {
+      const sinter_value_t *b = sinter_node_input(node, i);
+      const sinter_value_t *a = i == 1 ? sinter_node_input(node, 0) : y;
+      SINTER_TRY(i == 1 ? value_ptr(cg, a, &pa) : (pa = py, (sinter_status_t)NULL));
+      SINTER_TRY(value_ptr(cg, b, &pb));
+      SINTER_TRY(emit_binary(cg, code, vtype(y), vtype(a), pa, vtype(b), pb, py));
+    }
+    return NULL;
+  }
   int32_t op;
   float p0, p1;
   LLVMValueRef px, py;
@@ -950,14 +983,34 @@ static sinter_status_t lower_cast(cg_t *cg, const sinter_node_t *node) {
   return call_kernel(cg, "sinter_k_cast", args, 6);
 }
 
+/* Inference Dropout: Y = X and an all-true mask (training mode with a ratio
+ * above 0 is random and not compiled). */
+static sinter_status_t lower_dropout(cg_t *cg, const sinter_node_t *node) {
+  int32_t nin = sinter_node_num_inputs(node);
+  const sinter_value_t *ratio = nin > 1 ? sinter_node_input(node, 1) : NULL;
+  const sinter_value_t *train = nin > 2 ? sinter_node_input(node, 2) : NULL;
+  double r = 0.5, t = 0;
+  if (train && (!const_scalar(train, &t) || (t != 0 && ratio && !const_scalar(ratio, &r))))
+    return NODE_ERR(node, SINTER_UNSUPPORTED, "training_mode and ratio must be constants");
+  if (t != 0 && (!ratio ? 0.5 : r) != 0)
+    return NODE_ERR(node, SINTER_UNSUPPORTED, "training-mode dropout with a ratio above 0");
+  SINTER_TRY(emit_memcpy(cg, sinter_node_input(node, 0), sinter_node_output(node, 0)));
+  const sinter_value_t *mask = sinter_node_num_outputs(node) > 1 ? sinter_node_output(node, 1) : NULL;
+  if (is_used(mask)) {
+    LLVMValueRef pm;
+    SINTER_TRY(value_ptr(cg, mask, &pm));
+    LLVMBuildMemSet(cg->b, pm, LLVMConstInt(cg->i8, 1, 0), ci64(cg, numel(mask)), 1);
+  }
+  return NULL;
+}
+
 /* ---- lowering: pooling and normalization ------------------------------------------------ */
 
 static sinter_status_t pool_shape(const sinter_node_t *node, sinter_k_pool_shape_t *s) {
   const sinter_value_t *x = sinter_node_input(node, 0), *y = sinter_node_output(node, 0);
   int32_t nd = vtype(x)->rank - 2;
   if (nd < 1 || nd > 2) return NODE_ERR(node, SINTER_UNSUPPORTED, "only 1-D and 2-D pooling");
-  if (sinter_node_num_outputs(node) > 1 && sinter_node_output(node, 1) &&
-      sinter_value_num_uses(sinter_node_output(node, 1)) > 0)
+  if (sinter_node_num_outputs(node) > 1 && is_used(sinter_node_output(node, 1)))
     return NODE_ERR(node, SINTER_UNSUPPORTED, "MaxPool indices output");
   nn_window_t win;
   SINTER_TRY(sinter_nn_read_window(node, nd, NULL, true, &win));
@@ -1036,7 +1089,7 @@ static sinter_status_t lower_rows(cg_t *cg, const sinter_node_t *node) {
                       sinter_value_name(p));
   }
   for (int32_t k = 1; k < sinter_node_num_outputs(node); k++)
-    if (sinter_node_output(node, k) && sinter_value_num_uses(sinter_node_output(node, k)))
+    if (is_used(sinter_node_output(node, k)))
       return NODE_ERR(node, SINTER_UNSUPPORTED, "mean/inv-std outputs are not compiled");
   float eps = sinter_node_attr_float(node, "epsilon", 1e-5f);
   LLVMValueRef ps, pb;
@@ -1546,8 +1599,8 @@ static sinter_status_t lower_node(cg_t *cg, const sinter_node_t *node) {
     case SINTER_OP_SQUEEZE:
     case SINTER_OP_UNSQUEEZE:
     case SINTER_OP_IDENTITY:
-    case SINTER_OP_DROPOUT:
       return emit_memcpy(cg, sinter_node_input(node, 0), sinter_node_output(node, 0));
+    case SINTER_OP_DROPOUT: return lower_dropout(cg, node);
     case SINTER_OP_TRANSPOSE: return lower_transpose(cg, node);
     case SINTER_OP_SLICE: return lower_slice(cg, node);
     case SINTER_OP_CONCAT: return lower_concat(cg, node);

@@ -1,6 +1,7 @@
 /* sinter conform: runs tests in ONNX's backend-test layout (model.onnx beside
- * test_data_set_*) with the reference interpreter. Each test runs in a child
- * process, so a crash or hang in one test cannot stop the run. */
+ * test_data_set_*) with the reference interpreter, or compiled for the CPU and
+ * run through libsinter_rt (--backend cpu). Each test runs in a child process,
+ * so a crash or hang in one test cannot stop the run. */
 #include <dirent.h>
 #include <jansson.h>
 #include <math.h>
@@ -12,17 +13,25 @@
 #include <unistd.h>
 
 #include "ir/interp/kernels.h"
+#include "sinter/codegen.h"
+#include "sinter/passes.h"
+#include "sinter/runtime.h"
 #include "tools/tool.h"
 
 static void usage(FILE *f) {
   fprintf(f,
-          "usage: sinter conform DIR [--json] [--filter TEXT] [--timeout SECONDS] [--quiet]\n"
+          "usage: sinter conform DIR [--backend interp|cpu] [--json] [--filter TEXT]\n"
+          "                      [--timeout SECONDS] [--quiet]\n"
           "\n"
           "Runs every ONNX backend test under DIR (a test folder holding model.onnx and\n"
           "test_data_set_*, or a folder of them) and compares with ONNX's rule: floats\n"
           "within rtol 1e-3 and atol 1e-7, integers and booleans exact. Each test runs in\n"
           "its own process. The last line reads 'N passed, M failed, K skipped'.\n"
           "\n"
+          "  --backend B      interp (default): the reference interpreter; cpu: compile\n"
+          "                   each model (-O2, this CPU) with `sinter compile`'s code\n"
+          "                   generator and run it through libsinter_rt; a model it\n"
+          "                   cannot compile (UNSUPPORTED) is a skip\n"
           "  --json           print a JSON report instead of text\n"
           "  --filter TEXT    run only tests whose folder name contains TEXT\n"
           "  --timeout S      seconds allowed per test (default 120)\n"
@@ -32,6 +41,9 @@ static void usage(FILE *f) {
 }
 
 enum { R_PASS, R_FAIL, R_SKIP };
+
+/* Set from --backend before any test is forked. */
+static bool cpu_backend;
 
 typedef struct result_s {
   char *name;
@@ -128,6 +140,80 @@ static int classify(sinter_status_t st, const char *what, char *detail, size_t c
   return kind;
 }
 
+/* Replaces graph inputs 1.. of g with constants holding test_data_set_0's
+ * values, compiles g for this CPU without graph passes, and opens a session
+ * on the result (the library file is removed once loaded). */
+static sinter_status_t cpu_freeze_and_compile(sinter_graph_t *g, const char *dir,
+                                              sinter_rt_session_t **out) {
+  for (int frozen = 0; sinter_graph_num_inputs(g) > 1; frozen++) {
+    sinter_value_t *v = sinter_graph_input(g, 1);
+    char path[4200], name[1024];
+    snprintf(path, sizeof path, "%s/test_data_set_0/input_%d.pb", dir, 1 + frozen);
+    sinter_tensor_t t;
+    SINTER_TRY(sinter_onnx_read_tensor_file(path, &t, NULL));
+    sinter_type_t ty = {.dtype = t.dtype, .rank = t.rank};
+    for (int32_t d = 0; d < t.rank; d++) ty.dims[d].size = t.dims[d];
+    snprintf(name, sizeof name, "%s", sinter_value_name(v));
+    sinter_value_t *c = NULL;
+    sinter_status_t st = sinter_graph_add_const(g, "__frozen", &ty, t.data, t.nbytes, &c);
+    sinter_tensor_free_data(&t);
+    SINTER_TRY(st);
+    sinter_value_replace_all_uses(v, c);
+    for (int32_t o = 0; o < sinter_graph_num_outputs(g); o++)
+      if (sinter_graph_output(g, o) == v) SINTER_TRY(sinter_graph_set_output(g, o, c));
+    SINTER_TRY(sinter_graph_remove_value(g, v));
+    SINTER_TRY(sinter_value_set_name(c, name));
+  }
+  SINTER_TRY(sinter_graph_infer_shapes(g));
+  sinter_batch_spec_t spec;
+  SINTER_TRY(sinter_codegen_specialize_batch(g, 0, &spec));
+  const char *tmp = getenv("TMPDIR");
+  char so_path[96];
+  snprintf(so_path, sizeof so_path, "%.60s/conform-XXXXXX.so", tmp && *tmp ? tmp : "/tmp");
+  int fd = mkstemps(so_path, 3);
+  if (fd < 0) {
+    sinter_batch_spec_free(&spec);
+    return SINTER_ERROR(SINTER_IO_ERROR, "cannot create %s", so_path);
+  }
+  close(fd);
+  sinter_cpu_options_t o = {.batch = &spec, .recipe = "conform"};
+  sinter_status_t st = sinter_compile_cpu(g, &o, so_path, NULL);
+  sinter_batch_spec_free(&spec);
+  if (!st) st = sinter_rt_session_create(so_path, NULL, out);
+  unlink(so_path);
+  return st;
+}
+
+/* Runs a session on interpreter-style tensors; outputs are malloc'ed. */
+static sinter_status_t cpu_run(sinter_rt_session_t *s, const sinter_tensor_t *in, int32_t n_in,
+                               sinter_tensor_t *out, int32_t n_out) {
+  sinter_rt_tensor_t *ri = calloc((size_t)n_in + 1, sizeof(*ri));
+  sinter_rt_tensor_t *ro = calloc((size_t)n_out + 1, sizeof(*ro));
+  if (!ri || !ro) {
+    free(ri);
+    free(ro);
+    return SINTER_ERROR(SINTER_OUT_OF_MEMORY, "tensors");
+  }
+  for (int32_t i = 0; i < n_in; i++) {
+    ri[i].dtype = in[i].dtype;
+    ri[i].rank = in[i].rank;
+    memcpy(ri[i].dims, in[i].dims, sizeof(int64_t) * (size_t)in[i].rank);
+    ri[i].data = in[i].data;
+    ri[i].nbytes = in[i].nbytes;
+  }
+  sinter_status_t st = sinter_rt_session_run(s, ri, (size_t)n_in, ro, (size_t)n_out);
+  for (int32_t o = 0; !st && o < n_out; o++) {
+    out[o].dtype = ro[o].dtype;
+    out[o].rank = ro[o].rank;
+    memcpy(out[o].dims, ro[o].dims, sizeof(int64_t) * (size_t)ro[o].rank);
+    out[o].data = ro[o].data;
+    out[o].nbytes = ro[o].nbytes;
+  }
+  free(ri);
+  free(ro);
+  return st;
+}
+
 /* Runs one test folder; executes in the child process. */
 static int run_test(const char *dir, char *detail, size_t cap) {
   char path[4096];
@@ -135,16 +221,25 @@ static int run_test(const char *dir, char *detail, size_t cap) {
   sinter_graph_t *g;
   sinter_status_t st = sinter_onnx_import_file(path, &g);
   if (st) return classify(st, "import", detail, cap);
-  sinter_interp_t *ip;
-  st = sinter_interp_create(g, &ip);
+  sinter_interp_t *ip = NULL;
+  sinter_rt_session_t *sess = NULL;
+  if (cpu_backend) {
+    /* Inputs after the first become constants of this data set (a node
+     * test's weights are inputs; the code generator wants them constant);
+     * nothing is folded, so the kernels still compute. Multi-set tests
+     * compile the first set's values only. */
+    st = cpu_freeze_and_compile(g, dir, &sess);
+  } else {
+    st = sinter_interp_create(g, &ip);
+  }
   if (st) {
     sinter_graph_destroy(g);
-    return classify(st, "prepare", detail, cap);
+    return classify(st, cpu_backend ? "compile" : "prepare", detail, cap);
   }
   int32_t n_in = sinter_graph_num_inputs(g), n_out = sinter_graph_num_outputs(g);
   int kind = R_PASS, sets = 0;
   snprintf(detail, cap, "ok");
-  for (int s = 0; kind == R_PASS; s++) {
+  for (int s = 0; kind == R_PASS && (!cpu_backend || s == 0); s++) {
     char set[4096];
     snprintf(set, sizeof(set), "%s/test_data_set_%d", dir, s);
     if (!is_dir(set)) break;
@@ -154,7 +249,7 @@ static int run_test(const char *dir, char *detail, size_t cap) {
     int k = 0;
     for (;; k++) {
       snprintf(path, sizeof(path), "%s/input_%d.pb", set, k);
-      if (!exists(path)) break;
+      if (!exists(path) || (cpu_backend && k >= n_in)) break;
       if (k >= n_in) {
         snprintf(detail, cap, "data set %d has more inputs than the model (%d)", s, n_in);
         kind = R_FAIL;
@@ -172,12 +267,12 @@ static int run_test(const char *dir, char *detail, size_t cap) {
       if (in[i].dtype == SINTER_DTYPE_U16 &&
           sinter_value_type(sinter_graph_input(g, i))->dtype == SINTER_DTYPE_BF16)
         in[i].dtype = SINTER_DTYPE_BF16;
-    if (kind == R_PASS && k != n_in) {
+    if (kind == R_PASS && k != n_in && !(cpu_backend && k > n_in)) {
       snprintf(detail, cap, "data set %d has %d inputs, the model %d", s, k, n_in);
       kind = R_FAIL;
     }
     if (kind == R_PASS) {
-      st = sinter_interp_run(ip, in, n_in, out);
+      st = cpu_backend ? cpu_run(sess, in, n_in, out, n_out) : sinter_interp_run(ip, in, n_in, out);
       if (st) kind = classify(st, "run", detail, cap);
     }
     for (int o = 0; kind == R_PASS && o < n_out; o++) {
@@ -208,6 +303,7 @@ static int run_test(const char *dir, char *detail, size_t cap) {
     kind = R_SKIP;
   }
   sinter_interp_destroy(ip);
+  sinter_rt_session_destroy(sess);
   sinter_graph_destroy(g);
   return kind;
 }
@@ -284,6 +380,13 @@ int cmd_conform(int argc, char **argv) {
       return EXIT_OK;
     } else if (strcmp(argv[i], "--json") == 0) {
       json = true;
+    } else if (strcmp(argv[i], "--backend") == 0 && i + 1 < argc) {
+      const char *b = argv[++i];
+      if (strcmp(b, "interp") && strcmp(b, "cpu")) {
+        fprintf(stderr, "sinter conform: --backend must be interp or cpu, not '%s'\n", b);
+        return EXIT_USAGE;
+      }
+      cpu_backend = !strcmp(b, "cpu");
     } else if (strcmp(argv[i], "--quiet") == 0 || strcmp(argv[i], "-q") == 0) {
       quiet = true;
     } else if (strcmp(argv[i], "--filter") == 0 && i + 1 < argc) {

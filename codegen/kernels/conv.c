@@ -430,6 +430,9 @@ static void cg_task(void *vctx, int64_t t0, int64_t t1) {
   _Alignas(64) float tile[GK_MR * GK_NR];
   const int64_t mg = s->M / s->group, cg = s->C / s->group, kg = kg_of(s), npm = m_panels(s);
   const int64_t ohw = s->OH * s->OW, nkb = kg ? gk_cdiv(kg, GK_KC) : 1;
+  const int pointwise = s->KH == 1 && s->KW == 1 && s->stride_h == 1 && s->stride_w == 1 &&
+                        s->pad_t == 0 && s->pad_l == 0 && s->pad_b == 0 && s->pad_r == 0 &&
+                        s->H == s->OH && s->W == s->OW;
   for (int64_t t = t0; t < t1; t++) {
     int64_t g = t / (c->np * c->mch), rest = t % (c->np * c->mch);
     int64_t p = rest / c->mch, mc = rest % c->mch;
@@ -443,6 +446,25 @@ static void cg_task(void *vctx, int64_t t0, int64_t t1) {
                   .p0 = c->p0,
                   .p1 = c->p1};
     const float *xg = c->x + g * cg * s->H * s->W;
+    if (pointwise && nr == GK_NR && gk_act_is_simple(c->act)) {
+      /* x's rows are the B panel already: full tiles read them in place */
+      for (int64_t kb = 0; kb < nkb; kb++) {
+        int64_t k0 = kb * GK_KC, kc = gk_min(GK_KC, kg - k0);
+        for (int64_t i = i_beg; i < i_end; i++) {
+          int64_t mr = gk_min(GK_MR, mg - i * GK_MR);
+          const float *a = c->wp + (g * npm + i) * kg * GK_MR + k0 * GK_MR;
+          if (mr == GK_MR) {
+            gk_tile_full(kc, a, 1, GK_MR, xg + k0 * ohw + n0, ohw, &e, i * GK_MR, n0, kb == 0,
+                         kb == nkb - 1);
+          } else {
+            pack_cols(s, xg, k0, kc, n0, nr, bpack, GK_NR, GK_NR);
+            gk_tile(mr, nr, kc, a, 1, GK_MR, bpack, &e, i * GK_MR, n0, kb == 0, kb == nkb - 1,
+                    tile);
+          }
+        }
+      }
+      continue;
+    }
     for (int64_t kb = 0; kb < nkb; kb++) {
       int64_t k0 = kb * GK_KC, kc = gk_min(GK_KC, kg - k0);
       pack_cols(s, xg, k0, kc, n0, nr, bpack, GK_NR, gk_cdiv(nr, 16) * 16);

@@ -157,24 +157,46 @@ typedef int32_t gk_v16i __attribute__((vector_size(64)));
     (x) = (gk_v16f)(((gk_v16i)(x) & ~m_) | ((gk_v16i)(val)&m_)); \
   } while (0)
 
-/* Whether gk_tile_full can apply act on vectors. */
+/* Whether GK_ACT_VEC handles act. */
 static inline int gk_act_is_simple(int32_t act) {
   return act == SINTER_K_ACT_NONE || act == SINTER_K_ACT_RELU || act == SINTER_K_ACT_CLIP ||
          act == SINTER_K_ACT_LEAKY_RELU;
 }
 
+/* x = act(x) on a vector, for the simple acts (others leave x unchanged), with
+ * sinter_k_act's comparisons so NaN passes through the same way. */
+#define GK_ACT_VEC(x, act, p0, p1)                                         \
+  do {                                                                     \
+    if ((act) == SINTER_K_ACT_RELU) {                                      \
+      gk_v16f z_ = {0};                                                    \
+      GK_LT_SELECT(x, z_, z_);                                             \
+    } else if ((act) == SINTER_K_ACT_CLIP) {                               \
+      gk_v16f lo_ = GK_SPLAT(p0), hi_ = GK_SPLAT(p1);                      \
+      GK_LT_SELECT(x, lo_, lo_);                                           \
+      /* y > p1 ? p1 : y is p1 < y ? p1 : y */                             \
+      gk_v16i m_ = (gk_v16i)(hi_ < (x));                                   \
+      (x) = (gk_v16f)(((gk_v16i)(x) & ~m_) | ((gk_v16i)hi_ & m_));         \
+    } else if ((act) == SINTER_K_ACT_LEAKY_RELU) {                         \
+      gk_v16f z_ = {0}, sl_ = GK_SPLAT(p0);                                \
+      gk_v16f neg_ = (x) * sl_;                                            \
+      GK_LT_SELECT(x, z_, neg_);                                           \
+    }                                                                      \
+  } while (0)
+
 /* A full MR x NR tile with the epilogue applied to the accumulators in
  * registers (act must be simple): saves the round trip through the stack
- * tile, which matters when kc is small (1x1 convs with few channels). Same
- * arithmetic, in the same order, as gk_ukr + gk_store. */
+ * tile, which matters when kc is small (1x1 convs with few channels). Row k
+ * of B is at b + k * b_ks (GK_NR for a packed panel; a pointwise conv reads x
+ * in place). Same arithmetic, in the same order, as gk_ukr + gk_store. */
 static void gk_tile_full(int64_t kc, const float *a, int64_t a_rs, int64_t a_ks, const float *b,
-                         const gk_epi_t *e, int64_t i0, int64_t j0, int first, int last) {
+                         int64_t b_ks, const gk_epi_t *e, int64_t i0, int64_t j0, int first,
+                         int last) {
   gk_v16f acc[GK_MR][GK_NV];
   for (int r = 0; r < GK_MR; r++)
     for (int v = 0; v < GK_NV; v++) acc[r][v] = (gk_v16f){0};
   for (int64_t k = 0; k < kc; k++) {
     gk_v16f bv[GK_NV];
-    for (int v = 0; v < GK_NV; v++) GK_LOAD(bv[v], b + k * GK_NR + 16 * v);
+    for (int v = 0; v < GK_NV; v++) GK_LOAD(bv[v], b + k * b_ks + 16 * v);
     for (int r = 0; r < GK_MR; r++) {
       float as = a[r * a_rs + k * a_ks];
       gk_v16f av = GK_SPLAT(as);
@@ -200,20 +222,7 @@ static void gk_tile_full(int64_t kc, const float *a, int64_t a_rs, int64_t a_ks,
         }
         gk_v16f bmv = GK_SPLAT(bm);
         x += bmv;
-        if (act == SINTER_K_ACT_RELU) {
-          gk_v16f z = {0};
-          GK_LT_SELECT(x, z, z);
-        } else if (act == SINTER_K_ACT_CLIP) {
-          gk_v16f lo = GK_SPLAT(p0), hi = GK_SPLAT(p1);
-          GK_LT_SELECT(x, lo, lo);
-          /* y > p1 ? p1 : y is p1 < y ? p1 : y */
-          gk_v16i m = (gk_v16i)(hi < x);
-          x = (gk_v16f)(((gk_v16i)x & ~m) | ((gk_v16i)hi & m));
-        } else if (act == SINTER_K_ACT_LEAKY_RELU) {
-          gk_v16f z = {0}, sl = GK_SPLAT(p0);
-          gk_v16f neg = x * sl;
-          GK_LT_SELECT(x, z, neg);
-        }
+        GK_ACT_VEC(x, act, p0, p1);
       }
       memcpy(c + 16 * v, &x, sizeof x);
     }
@@ -225,7 +234,7 @@ static inline void gk_tile(int64_t mr, int64_t nr, int64_t kc, const float *a, i
                            int64_t a_ks, const float *b, const gk_epi_t *e, int64_t i0, int64_t j0,
                            int first, int last, float *tile) {
   if (mr == GK_MR && nr == GK_NR && gk_act_is_simple(e->act)) {
-    gk_tile_full(kc, a, a_rs, a_ks, b, e, i0, j0, first, last);
+    gk_tile_full(kc, a, a_rs, a_ks, b, GK_NR, e, i0, j0, first, last);
     return;
   }
   gk_ukr(mr, nr, kc, a, a_rs, a_ks, b, tile);

@@ -61,7 +61,7 @@ typedef struct pool_ctx_s {
 /* Max pooling for element type T: the first tap in (kh, kw) order, then any
  * strictly greater one, as the interpreter does; an all-padding window gives
  * EMPTY. Tasks are output rows (c, oh). */
-#define DEFINE_MAXPOOL(NAME, T, EMPTY, VBLOCK)                                                 \
+#define DEFINE_MAXPOOL(NAME, T, EMPTY, VBLOCK, FASTROW)                                        \
   static void NAME##_rows(const sinter_k_pool_shape_t *s, const T *x, T *y, int64_t rb,        \
                           int64_t re) {                                                        \
     int64_t ow0, ow1;                                                                          \
@@ -73,6 +73,7 @@ typedef struct pool_ctx_s {
       T *yr = y + r * s->OW;                                                                   \
       int64_t sh = oh * s->stride_h - s->pad_t, h0, h1;                                        \
       tap_range(sh, s->KH, s->dil_h, s->H, &h0, &h1);                                          \
+      if (FASTROW(s, xc, yr, sh, h0, h1)) continue;                                            \
       for (int64_t ow = 0; ow < s->OW; ow++) {                                                 \
         if (ow == ow0 && ow1 > ow0 && h1 > h0) {                                               \
           ow = ow1 - 1;                                                                        \
@@ -152,12 +153,136 @@ static inline int max_block_f32(const sinter_k_pool_shape_t *s, const float *xb,
   return 1;
 }
 
-/* The 8-bit forms use the generic block (their loops vectorize as they are). */
 #define NO_VBLOCK(s, xb, sh, h0, h1, y) 0
+#define NO_FASTROW(s, xc, yr, sh, h0, h1) 0
 
-DEFINE_MAXPOOL(sinter_k_maxpool2d_f32, float, -INFINITY, max_block_f32)
-DEFINE_MAXPOOL(sinter_k_maxpool2d_u8, uint8_t, 0, NO_VBLOCK)
-DEFINE_MAXPOOL(sinter_k_maxpool2d_i8, int8_t, INT8_MIN, NO_VBLOCK)
+/* ---- 8-bit rows ---------------------------------------------------------------------------
+ * The 8-bit forms do a whole output row in two passes over a row buffer t: first the maximum
+ * over the row's kh taps of every input column (64 at a time), stored at t[pad_l + w] with the
+ * type's minimum (EMPTY) all around; then, since EMPTY loses to every real value and an
+ * all-padding window gives EMPTY anyway, every output column is a plain maximum of its KW taps
+ * in t, with no border cases. Stride 2 splits t into even and odd halves once, so each tap is
+ * one unaligned load there. Integer maxima are exact, so this equals the generic loop. Rows
+ * needing more than P8_CAP bytes of t, and strides above 2, take the generic loop. */
+#define P8_CAP 4096
+
+#define EVEN64                                                                                    \
+  0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30, 32, 34, 36, 38, 40, 42, 44, 46, 48,  \
+      50, 52, 54, 56, 58, 60, 62, 64, 66, 68, 70, 72, 74, 76, 78, 80, 82, 84, 86, 88, 90, 92, 94, \
+      96, 98, 100, 102, 104, 106, 108, 110, 112, 114, 116, 118, 120, 122, 124, 126
+#define ODD64                                                                                     \
+  1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31, 33, 35, 37, 39, 41, 43, 45, 47, 49,  \
+      51, 53, 55, 57, 59, 61, 63, 65, 67, 69, 71, 73, 75, 77, 79, 81, 83, 85, 87, 89, 91, 93, 95, \
+      97, 99, 101, 103, 105, 107, 109, 111, 113, 115, 117, 119, 121, 123, 125, 127
+
+/* Vector helpers are macros (GNU statement expressions) so no 64-byte vector is passed by
+ * value (see misc_impl.h). Loads and stores go through memcpy: unaligned vector moves. */
+#define V8_LD(VT, p)                 \
+  ({                                 \
+    VT v8l_;                         \
+    memcpy(&v8l_, (p), sizeof v8l_); \
+    v8l_;                            \
+  })
+#define V8_ST(VT, p, v)              \
+  ({                                 \
+    const VT v8s_ = (v);             \
+    memcpy((p), &v8s_, sizeof v8s_); \
+  })
+/* Lane-wise max through a compare mask (becomes vpmaxub / vpmaxsb). */
+#define V8_MAX(VT, a, b)                  \
+  ({                                      \
+    const VT v8a_ = (a), v8b_ = (b);      \
+    const VT v8m_ = (VT)(v8b_ > v8a_);    \
+    (VT)((v8m_ & v8b_) | (~v8m_ & v8a_)); \
+  })
+#if defined(__clang__)
+#define V8_EVEN(VT, a, b) __builtin_shufflevector((a), (b), EVEN64)
+#define V8_ODD(VT, a, b) __builtin_shufflevector((a), (b), ODD64)
+#else
+#define V8_EVEN(VT, a, b) __builtin_shuffle((a), (b), (p8_idx){EVEN64})
+#define V8_ODD(VT, a, b) __builtin_shuffle((a), (b), (p8_idx){ODD64})
+#endif
+
+typedef uint8_t p8_u8 __attribute__((vector_size(64)));
+typedef int8_t p8_i8 __attribute__((vector_size(64)));
+typedef uint8_t p8_idx __attribute__((vector_size(64)));
+
+/* Returns 1 when it wrote output row yr (input plane xc, first input row sh, row taps
+ * [h0, h1)), 0 to leave the row to the generic loop. */
+#define DEFINE_ROW8(NAME, T, VT, EMPTY)                                                         \
+  static int NAME(const sinter_k_pool_shape_t *s, const T *xc, T *yr, int64_t sh, int64_t h0,   \
+                  int64_t h1) {                                                                 \
+    const int64_t sw = s->stride_w, dw = s->dil_w, W = s->W, pl = s->pad_l, OW = s->OW;         \
+    if (sw > 2 || pl < 0 || pl > P8_CAP || W > P8_CAP || OW > P8_CAP || s->KW > P8_CAP ||       \
+        dw > P8_CAP)                                                                            \
+      return 0;                                                                                 \
+    const int64_t owr = (OW + 63) / 64 * 64, ext = (s->KW - 1) * dw;                            \
+    int64_t need = sw == 1 ? owr + ext : 2 * (owr + ext / 2 + 1);                               \
+    if (need < pl + W) need = pl + W;                                                           \
+    need = (need + 127) / 128 * 128;                                                            \
+    if (need > P8_CAP) return 0;                                                                \
+    if (h1 <= h0) {                                                                             \
+      memset(yr, (uint8_t)(EMPTY), (size_t)OW);                                                 \
+      return 1;                                                                                 \
+    }                                                                                           \
+    T t[P8_CAP] __attribute__((aligned(64)));                                                   \
+    memset(t, (uint8_t)(EMPTY), (size_t)pl);                                                    \
+    memset(t + pl + W, (uint8_t)(EMPTY), (size_t)(need - pl - W));                              \
+    const T *r0 = xc + (sh + h0 * s->dil_h) * W;                                                \
+    const int64_t rs = s->dil_h * W;                                                            \
+    if (W >= 64) {                                                                              \
+      /* A short last block overlaps the previous one (same values again). */                   \
+      for (int64_t w = 0; w < W; w += 64) {                                                     \
+        const int64_t wc = w + 64 <= W ? w : W - 64;                                            \
+        VT acc = V8_LD(VT, r0 + wc);                                                            \
+        for (int64_t kh = 1; kh < h1 - h0; kh++)                                                \
+          acc = V8_MAX(VT, acc, V8_LD(VT, r0 + kh * rs + wc));                                  \
+        V8_ST(VT, t + pl + wc, acc);                                                            \
+      }                                                                                         \
+    } else {                                                                                    \
+      for (int64_t w = 0; w < W; w++) {                                                         \
+        T m = r0[w];                                                                            \
+        for (int64_t kh = 1; kh < h1 - h0; kh++) m = r0[kh * rs + w] > m ? r0[kh * rs + w] : m; \
+        t[pl + w] = m;                                                                          \
+      }                                                                                         \
+    }                                                                                           \
+    const T *ev = t, *od = t;                                                                   \
+    T eo[P8_CAP] __attribute__((aligned(64)));                                                  \
+    if (sw == 2) {                                                                              \
+      /* eo = even columns of t, then odd ones: tap offset o reads eo[o & 1 half] + o / 2. */   \
+      const int64_t half = need / 2;                                                            \
+      for (int64_t i = 0; i < need; i += 128) {                                                 \
+        VT a = V8_LD(VT, t + i), b = V8_LD(VT, t + i + 64);                                     \
+        V8_ST(VT, eo + i / 2, V8_EVEN(VT, a, b));                                               \
+        V8_ST(VT, eo + half + i / 2, V8_ODD(VT, a, b));                                         \
+      }                                                                                         \
+      ev = eo;                                                                                  \
+      od = eo + half;                                                                           \
+    }                                                                                           \
+    T last[64];                                                                                 \
+    for (int64_t cb = 0; cb < OW; cb += 64) {                                                   \
+      VT acc = V8_LD(VT, ev + cb);                                                              \
+      for (int64_t kw = 1; kw < s->KW; kw++) {                                                  \
+        const int64_t o = kw * dw;                                                              \
+        const T *src = sw == 1 ? t + o : ((o & 1) ? od : ev) + (o >> 1);                        \
+        acc = V8_MAX(VT, acc, V8_LD(VT, src + cb));                                             \
+      }                                                                                         \
+      if (OW - cb >= 64) {                                                                      \
+        V8_ST(VT, yr + cb, acc);                                                                \
+      } else {                                                                                  \
+        V8_ST(VT, last, acc);                                                                   \
+        memcpy(yr + cb, last, (size_t)(OW - cb));                                               \
+      }                                                                                         \
+    }                                                                                           \
+    return 1;                                                                                   \
+  }
+
+DEFINE_ROW8(row8_u8, uint8_t, p8_u8, 0)
+DEFINE_ROW8(row8_i8, int8_t, p8_i8, INT8_MIN)
+
+DEFINE_MAXPOOL(sinter_k_maxpool2d_f32, float, -INFINITY, max_block_f32, NO_FASTROW)
+DEFINE_MAXPOOL(sinter_k_maxpool2d_u8, uint8_t, 0, NO_VBLOCK, row8_u8)
+DEFINE_MAXPOOL(sinter_k_maxpool2d_i8, int8_t, INT8_MIN, NO_VBLOCK, row8_i8)
 
 /* Taps of one dim counted for count_include_pad: those below in + pad_end
  * (padding counts, the ceil_mode overhang past it does not). */

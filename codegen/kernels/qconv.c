@@ -370,7 +370,9 @@ static void dw_task(void *vc, int64_t begin, int64_t end) {
       for (int64_t ow0 = 0; ow0 < OW; ow0 += (ch ? ch : DW_CH)) {
         int64_t n = qmin64(ch ? ch : DW_CH, OW - ow0);
         if (!ch || sw == 1) {
-          for (int64_t q = 0; q < n; q++) acc[q] = bias;
+          /* Whole 16-lane blocks of bias (n <= DW_CH, a multiple of 16), so
+           * the block requantization below reads no stale lanes. */
+          for (int64_t q = 0; q < (ch ? qround_up(n, 16) : n); q++) acc[q] = bias;
           dw_row_direct(c, m, oh, ow0, n, acc);
         } else {
           /* Words this chunk's taps read of each phase row (pitch len). */
@@ -429,7 +431,7 @@ static void dw_task(void *vc, int64_t begin, int64_t end) {
         /* Locals: stores to bytes could alias the context, blocking vectorization. */
         float mm = c->mult[m];
         int32_t yzp = c->yzp, lo = c->lo, hi = c->hi;
-        if (ch && sw > 1 && mm - mm == 0.0f) {
+        if (ch && mm - mm == 0.0f) {
           /* Whole 16-lane blocks (acc is computed that far), so narrow rows
            * do not fall into a scalar remainder loop. */
           for (int64_t q0 = 0; q0 < n; q0 += 16)

@@ -388,6 +388,13 @@ static const sinter_k_pool_shape_t kPools[] = {
     {1, 4, 37, 4, 37, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},  /* stride 1, include pad */
     {1, 3, 100, 1, 33, 3, 3, 1, 3, 0, 0, 0, 0, 1, 1, 0}, /* stride 3 */
     {1, 6, 80, 2, 39, 2, 3, 2, 2, 0, 1, 0, 1, 2, 2, 1},  /* dilated, stride 2 */
+    /* Rows wide enough for the 8-bit forms' 64-column vectors. */
+    {2, 9, 112, 5, 56, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 0},    /* resnet18 max pool rows */
+    {1, 3, 150, 3, 150, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0},   /* stride 1, short last block */
+    {1, 2, 200, 1, 100, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 0},   /* stride 2, two output blocks */
+    {1, 4, 132, 3, 66, 2, 3, 1, 2, 0, 2, 0, 2, 1, 3, 0},    /* odd dilation, ceil overhang */
+    {1, 2, 5000, 1, 5000, 2, 3, 1, 1, 0, 1, 0, 1, 1, 1, 0}, /* too wide for the row buffer */
+    {1, 7, 64, 4, 31, 2, 4, 3, 2, 2, 0, 2, 0, 1, 1, 0},     /* W = 64, pure-padding rows */
 };
 
 /* Window taps of one output, in (kh, kw) order; returns the count inside. */
