@@ -475,7 +475,6 @@ static sinter_status_t conv_shape(const sinter_node_t *node, sinter_k_conv_shape
   int32_t nd = vtype(x)->rank - 2;
   if (nd < 1 || nd > 2)
     return NODE_ERR(node, SINTER_UNSUPPORTED, "only 1-D and 2-D convolution is compiled");
-  if (dim(x, 0) != 1) return NODE_ERR(node, SINTER_INTERNAL, "batch is not 1 after specialization");
   int64_t wk[2] = {dim(w, 2), nd == 2 ? dim(w, 3) : 0};
   nn_window_t win;
   SINTER_TRY(sinter_nn_read_window(node, nd, wk, false, &win));
@@ -495,9 +494,14 @@ static sinter_status_t conv_shape(const sinter_node_t *node, sinter_k_conv_shape
   if (s->group < 1 || s->C % s->group || s->M % s->group || dim(w, 1) * s->group != s->C)
     return NODE_ERR(node, SINTER_INVALID_MODEL, "group %lld does not divide the channels",
                     (long long)s->group);
-  if (s->OH * s->OW * s->M != numel(y))
+  if (dim(x, 0) * s->OH * s->OW * s->M != numel(y))
     return NODE_ERR(node, SINTER_INTERNAL, "output size disagrees with the geometry");
   return NULL;
+}
+
+/* The address of image i of a [N, ...] tensor at p (bytes per image). */
+static LLVMValueRef image_ptr(cg_t *cg, LLVMValueRef p, int64_t i, int64_t bytes) {
+  return i == 0 || LLVMIsNull(p) ? p : gep(cg, p, ci64(cg, i * bytes));
 }
 
 static sinter_status_t lower_conv(cg_t *cg, const sinter_node_t *node) {
@@ -527,11 +531,17 @@ static sinter_status_t lower_conv(cg_t *cg, const sinter_node_t *node) {
   SINTER_TRY(value_ptr(cg, bias, &pb));
   SINTER_TRY(value_ptr(cg, z, &pz));
   SINTER_TRY(value_ptr(cg, y, &py));
-  LLVMValueRef args[] = {const_i64s(cg, (const int64_t *)&s, sizeof s / sizeof(int64_t)),
-                         px, pw, pb, pz, py,
-                         scratch_ptr(cg, sinter_k_conv2d_f32_scratch_size(&s)),
-                         ci32(cg, a.act), cf32(cg, a.p0), cf32(cg, a.p1), cg->p_exec};
-  return call_kernel(cg, "sinter_k_conv2d_f32", args, 11);
+  /* A static batch inside the graph: one call per image. */
+  int64_t xb = s.C * s.H * s.W * 4, yb = s.M * s.OH * s.OW * 4;
+  LLVMValueRef shape = const_i64s(cg, (const int64_t *)&s, sizeof s / sizeof(int64_t));
+  LLVMValueRef scratch = scratch_ptr(cg, sinter_k_conv2d_f32_scratch_size(&s));
+  for (int64_t i = 0; i < dim(x, 0); i++) {
+    LLVMValueRef args[] = {shape, image_ptr(cg, px, i, xb), pw, pb, image_ptr(cg, pz, i, yb),
+                           image_ptr(cg, py, i, yb), scratch, ci32(cg, a.act), cf32(cg, a.p0),
+                           cf32(cg, a.p1), cg->p_exec};
+    SINTER_TRY(call_kernel(cg, "sinter_k_conv2d_f32", args, 11));
+  }
+  return NULL;
 }
 
 /* Emits C = act(A Bp + bias + R) with B constant, packed here. */
@@ -1018,7 +1028,7 @@ static sinter_status_t pool_shape(const sinter_node_t *node, sinter_k_pool_shape
   int64_t in[2] = {dim(x, 2), nd == 2 ? dim(x, 3) : 0};
   SINTER_TRY(sinter_nn_forward_geom(&win, in, &geo));
   memset(s, 0, sizeof *s);
-  s->C = dim(x, 1);
+  s->C = dim(x, 0) * dim(x, 1); /* pooling is per plane: images and channels alike */
   s->H = geo.in[1], s->W = geo.in[2], s->OH = geo.out[1], s->OW = geo.out[2];
   s->KH = geo.k[1], s->KW = geo.k[2];
   s->stride_h = geo.s[1], s->stride_w = geo.s[2];
@@ -1039,7 +1049,7 @@ static sinter_status_t lower_pool(cg_t *cg, const sinter_node_t *node) {
   sinter_dtype_t dt = vtype(x)->dtype;
   if (op == SINTER_OP_GLOBAL_AVERAGE_POOL) {
     SINTER_TRY(require_f32(node, x));
-    int64_t C = dim(x, 1), HW = numel(x) / C;
+    int64_t C = dim(x, 0) * dim(x, 1), HW = C ? numel(x) / C : 0;
     LLVMValueRef args[] = {ci64(cg, C), ci64(cg, HW), px, py, cg->p_exec};
     return call_kernel(cg, "sinter_k_global_avgpool_f32", args, 5);
   }
@@ -1348,7 +1358,7 @@ static sinter_status_t lower_qconv(cg_t *cg, const sinter_node_t *node) {
     s.pad_t = geo.pb[1], s.pad_l = geo.pb[2], s.pad_b = geo.pe[1], s.pad_r = geo.pe[2];
     s.group = sinter_node_attr_int(node, "group", 1);
     if (s.group < 1 || s.C % s.group || s.M % s.group || dim(w, 1) * s.group != s.C ||
-        s.M * s.OH * s.OW != numel(y))
+        dim(x, 0) * s.M * s.OH * s.OW != numel(y))
       return NODE_ERR(node, SINTER_INVALID_MODEL, "inconsistent convolution geometry");
   }
   int64_t M = s.M;
@@ -1373,12 +1383,17 @@ static sinter_status_t lower_qconv(cg_t *cg, const sinter_node_t *node) {
   SINTER_TRY(value_ptr(cg, in[0], &px));
   SINTER_TRY(value_ptr(cg, y, &py));
   bool vnni = (cg->feats & F_VNNI) != 0;
-  LLVMValueRef args[] = {const_i64s(cg, (const int64_t *)&s, sizeof s / sizeof(int64_t)),
-                         px, ci32(cg, xd == SINTER_DTYPE_I8), ci32(cg, xz), pw, pm, ci32(cg, yz),
-                         ci32(cg, qmin_of(node, yd)), ci32(cg, qmax_of(node, yd)), py,
-                         ci32(cg, yd == SINTER_DTYPE_I8),
-                         scratch_ptr(cg, sinter_k_qconv2d_scratch_size(&s)), cg->p_exec};
-  return call_kernel(cg, vnni ? "sinter_k_qconv2d_vnni" : "sinter_k_qconv2d", args, 13);
+  LLVMValueRef shape = const_i64s(cg, (const int64_t *)&s, sizeof s / sizeof(int64_t));
+  LLVMValueRef scratch = scratch_ptr(cg, sinter_k_qconv2d_scratch_size(&s));
+  for (int64_t i = 0; i < dim(in[0], 0); i++) {
+    LLVMValueRef args[] = {shape, image_ptr(cg, px, i, s.C * s.H * s.W),
+                           ci32(cg, xd == SINTER_DTYPE_I8), ci32(cg, xz), pw, pm, ci32(cg, yz),
+                           ci32(cg, qmin_of(node, yd)), ci32(cg, qmax_of(node, yd)),
+                           image_ptr(cg, py, i, s.M * s.OH * s.OW), ci32(cg, yd == SINTER_DTYPE_I8),
+                           scratch, cg->p_exec};
+    SINTER_TRY(call_kernel(cg, vnni ? "sinter_k_qconv2d_vnni" : "sinter_k_qconv2d", args, 13));
+  }
+  return NULL;
 }
 
 static sinter_status_t lower_qmatmul(cg_t *cg, const sinter_node_t *node) {
@@ -1464,7 +1479,7 @@ static sinter_status_t lower_qgap(cg_t *cg, const sinter_node_t *node) {
   int32_t xz, yz;
   SINTER_TRY(scalar_qparams(node, sinter_node_input(node, 1), sinter_node_input(node, 2), &xs, &xz));
   SINTER_TRY(scalar_qparams(node, sinter_node_input(node, 3), sinter_node_input(node, 4), &ys, &yz));
-  int64_t C = dim(x, 1), HW = numel(x) / C;
+  int64_t C = dim(x, 0) * dim(x, 1), HW = C ? numel(x) / C : 0;
   LLVMValueRef px, py;
   SINTER_TRY(value_ptr(cg, x, &px));
   SINTER_TRY(value_ptr(cg, y, &py));

@@ -13,6 +13,7 @@
  * the activation are fused into the store (gemm_impl.h). */
 #include "gemm_impl.h"
 #include "kernels.h"
+#include "winograd_impl.h"
 
 static int is_depthwise(const sinter_k_conv_shape_t *s) {
   return s->group > 1 && s->group == s->C && s->M == s->C;
@@ -82,6 +83,7 @@ static int use_dt(const sinter_k_conv_shape_t *s) {
 }
 
 size_t sinter_k_conv2d_f32_packed_size(const sinter_k_conv_shape_t *s) {
+  if (wg_use(s)) return wg_packed_size(s);
   if (use_dt(s)) return (size_t)s->M * (size_t)kg_of(s) * sizeof(float);
   if (is_depthwise(s)) return (size_t)s->C * (size_t)(s->KH * s->KW) * sizeof(float);
   if (use_transposed(s))
@@ -92,6 +94,10 @@ size_t sinter_k_conv2d_f32_packed_size(const sinter_k_conv_shape_t *s) {
 void sinter_k_conv2d_f32_pack(const sinter_k_conv_shape_t *s, const float *w, float *packed) {
   if (is_depthwise(s)) {
     memcpy(packed, w, (size_t)s->C * (size_t)(s->KH * s->KW) * sizeof(float));
+    return;
+  }
+  if (wg_use(s)) {
+    wg_pack(s, w, packed);
     return;
   }
   int64_t mg = s->M / s->group, kg = kg_of(s), npm = m_panels(s);
@@ -121,6 +127,7 @@ void sinter_k_conv2d_f32_pack(const sinter_k_conv_shape_t *s, const float *w, fl
 }
 
 size_t sinter_k_conv2d_f32_scratch_size(const sinter_k_conv_shape_t *s) {
+  if (wg_use(s)) return wg_scratch_size(s);
   if (use_dt(s) || use_direct(s)) {
     dk_geom_t g;
     dk_geom(s, &g);
@@ -942,6 +949,10 @@ void sinter_k_conv2d_f32(const sinter_k_conv_shape_t *s, const float *x, const f
       exec->parallel_for(exec, s->C, 1, dw_task, &c);
     else
       dw_task(&c, 0, s->C);
+    return;
+  }
+  if (wg_use(s)) {
+    conv_winograd(s, x, wp, bias, z, y, scratch, act, p0, p1, exec);
     return;
   }
   if (use_dt(s)) {

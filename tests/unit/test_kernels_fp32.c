@@ -355,6 +355,19 @@ static const conv_case_t kConvCases[] = {
     {16, 7, 7, 64, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 2, 1, 1, 1},
     {200, 4, 4, 40, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 6},
     {512, 1, 1, 100, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0},
+    /* Winograd F(2x2, 3x3) (3x3 stride 1, C, M >= 32, maps >= 14x14): odd and
+     * asymmetric maps, pads 0/1/2, residual, acts, M % 8 != 0, C over the KC
+     * block, M over the 64-channel chunk, a 1-tile last block, many blocks
+     * (more than the 8 scratch slots). The tolerance is tol_for's: F(2,3)'s
+     * worst-case rounding is about (C + 6) eps times sum |U||V|, at most 9 x
+     * sum |x||w| (|A^T|, |G| and |B^T| entries <= 1, 4 terms a row), i.e.
+     * < 1e-4 * mag for C = 150, under the 2.6e-4 * mag allowed there. */
+    {32, 15, 17, 37, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+    {33, 16, 16, 70, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0, 0, 2},
+    {48, 14, 19, 65, 3, 3, 1, 1, 1, 0, 2, 1, 1, 1, 1, 1, 1, 6},
+    {150, 14, 14, 96, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 3},
+    {32, 40, 41, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1},
+    {40, 16, 15, 33, 3, 3, 1, 1, 2, 2, 2, 2, 1, 1, 1, 0, 1, 7},
     /* depthwise: stride 1 and 2, pads, dilation, residual, relu6 */
     {32, 17, 17, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 32, 1, 0, 2},
     {24, 16, 16, 24, 3, 3, 2, 2, 0, 0, 1, 1, 1, 1, 24, 1, 0, 2},
