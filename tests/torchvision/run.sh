@@ -2,7 +2,8 @@
 # Architectures Sinter was not tuned on: torchvision models (and exporter
 # corner cases: opset 9 Upsample, Cast chains, Constant nodes, dynamic batch)
 # exported by Debian's PyTorch with its outputs as the reference. Each must
-# pass `sinter conform` as imported and after `sinter opt -O2`. Skips (77)
+# pass `sinter conform` as imported and after `sinter opt -O2`, and the -O2
+# model compiled for the CPU (`--backend cpu`). Skips (77)
 # when PyTorch is not installed (Debian python3-torchvision).
 set -u
 sinter=$1 work=$2
@@ -21,4 +22,6 @@ done
 echo "== as imported"
 "$sinter" conform "$work/orig" || exit 1
 echo "== after -O2"
-"$sinter" conform "$work/o2"
+"$sinter" conform "$work/o2" || exit 1
+echo "== the -O2 models compiled for this CPU (LLVM), through libsinter_rt"
+"$sinter" conform "$work/o2" --backend cpu
