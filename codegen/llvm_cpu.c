@@ -1325,18 +1325,36 @@ static sinter_status_t qbias(const sinter_node_t *node, const sinter_value_t *b,
   return NULL;
 }
 
-static sinter_status_t lower_qconv(cg_t *cg, const sinter_node_t *node) {
+/* The common part of QLinearConvAct and QLinearMatMulAct: their nine inputs
+ * (x, x_scale, x_zp, w, w_scale, w_zp, y_scale, y_zp, bias), 8-bit x and y,
+ * and per-tensor scales and zero points of x and y. */
+typedef struct qlinear_s {
   const sinter_value_t *in[9];
-  int32_t nin = sinter_node_num_inputs(node);
-  for (int32_t i = 0; i < 9; i++) in[i] = i < nin ? sinter_node_input(node, i) : NULL;
-  const sinter_value_t *y = sinter_node_output(node, 0);
-  sinter_dtype_t xd = vtype(in[0])->dtype, yd = vtype(y)->dtype;
-  if (!is_q8(xd) || !is_q8(yd))
-    return NODE_ERR(node, SINTER_UNSUPPORTED, "x and y must be u8 or i8");
+  const sinter_value_t *y;
+  sinter_dtype_t xd, yd;
   float xs, ys;
   int32_t xz, yz;
-  SINTER_TRY(scalar_qparams(node, in[1], in[2], &xs, &xz));
-  SINTER_TRY(scalar_qparams(node, in[6], in[7], &ys, &yz));
+} qlinear_t;
+
+static sinter_status_t qlinear_read(const sinter_node_t *node, qlinear_t *q) {
+  int32_t nin = sinter_node_num_inputs(node);
+  for (int32_t i = 0; i < 9; i++) q->in[i] = i < nin ? sinter_node_input(node, i) : NULL;
+  q->y = sinter_node_output(node, 0);
+  q->xd = vtype(q->in[0])->dtype;
+  q->yd = vtype(q->y)->dtype;
+  if (!is_q8(q->xd) || !is_q8(q->yd))
+    return NODE_ERR(node, SINTER_UNSUPPORTED, "the input and output must be u8 or i8");
+  SINTER_TRY(scalar_qparams(node, q->in[1], q->in[2], &q->xs, &q->xz));
+  return scalar_qparams(node, q->in[6], q->in[7], &q->ys, &q->yz);
+}
+
+static sinter_status_t lower_qconv(cg_t *cg, const sinter_node_t *node) {
+  qlinear_t q;
+  SINTER_TRY(qlinear_read(node, &q));
+  const sinter_value_t *const *in = q.in, *y = q.y;
+  sinter_dtype_t xd = q.xd, yd = q.yd;
+  float xs = q.xs, ys = q.ys;
+  int32_t xz = q.xz, yz = q.yz;
   sinter_k_conv_shape_t s;
   {
     /* conv_shape reads inputs 0 and 1 as X and W: the same positions as
@@ -1397,18 +1415,13 @@ static sinter_status_t lower_qconv(cg_t *cg, const sinter_node_t *node) {
 }
 
 static sinter_status_t lower_qmatmul(cg_t *cg, const sinter_node_t *node) {
-  const sinter_value_t *in[9];
-  int32_t nin = sinter_node_num_inputs(node);
-  for (int32_t i = 0; i < 9; i++) in[i] = i < nin ? sinter_node_input(node, i) : NULL;
-  const sinter_value_t *y = sinter_node_output(node, 0);
-  sinter_dtype_t ad = vtype(in[0])->dtype, yd = vtype(y)->dtype;
-  if (!is_q8(ad) || !is_q8(yd))
-    return NODE_ERR(node, SINTER_UNSUPPORTED, "a and y must be u8 or i8");
+  qlinear_t q;
+  SINTER_TRY(qlinear_read(node, &q));
+  const sinter_value_t *const *in = q.in, *y = q.y;
+  sinter_dtype_t ad = q.xd, yd = q.yd;
+  float as = q.xs, ys = q.ys;
+  int32_t az = q.xz, yz = q.yz;
   if (vtype(in[3])->rank != 2) return NODE_ERR(node, SINTER_UNSUPPORTED, "b must be 2-D");
-  float as, ys;
-  int32_t az, yz;
-  SINTER_TRY(scalar_qparams(node, in[1], in[2], &as, &az));
-  SINTER_TRY(scalar_qparams(node, in[6], in[7], &ys, &yz));
   int64_t K = dim(in[3], 0), N = dim(in[3], 1), M = numel(in[0]) / K;
   float *mult = malloc((size_t)N * sizeof(float));
   int32_t *zps = malloc((size_t)N * sizeof(int32_t)), *bias = calloc((size_t)N, sizeof(int32_t));
