@@ -855,23 +855,31 @@ static sinter_status_t lower_fused_elementwise(cg_t *cg, const sinter_node_t *no
 
 /* ---- lowering: data movement ------------------------------------------------------------ */
 
-static sinter_status_t lower_transpose(cg_t *cg, const sinter_node_t *node) {
-  const sinter_value_t *x = sinter_node_input(node, 0), *y = sinter_node_output(node, 0);
-  const sinter_type_t *xt = vtype(x), *yt = vtype(y);
-  int64_t xs[SINTER_MAX_RANK], ys[SINTER_MAX_RANK], ss[SINTER_MAX_RANK], dims[SINTER_MAX_RANK];
-  contiguous_strides(xt, xs);
+/* Y (contiguous) = the view of X with element strides ss and offset off, over
+ * Y's dims: Transpose, Slice, Expand. */
+static sinter_status_t emit_view_copy(cg_t *cg, const sinter_value_t *x, const sinter_value_t *y,
+                                      const int64_t *ss, int64_t off) {
+  const sinter_type_t *yt = vtype(y);
+  int64_t ys[SINTER_MAX_RANK], dims[SINTER_MAX_RANK];
   contiguous_strides(yt, ys);
-  int64_t np = 0;
-  const int64_t *perm = sinter_node_attr_ints(node, "perm", &np);
-  for (int32_t i = 0; i < yt->rank; i++) {
-    int64_t p = perm && np == yt->rank ? perm[i] : yt->rank - 1 - i;
-    ss[i] = xs[p];
-    dims[i] = yt->dims[i].size;
-  }
+  for (int32_t i = 0; i < yt->rank; i++) dims[i] = yt->dims[i].size;
+  if (numel(y) == 0) return NULL;
   LLVMValueRef px, py;
   SINTER_TRY(value_ptr(cg, x, &px));
   SINTER_TRY(value_ptr(cg, y, &py));
-  return emit_copy(cg, elem_size(xt->dtype), yt->rank, dims, px, 0, ss, py, 0, ys);
+  return emit_copy(cg, elem_size(vtype(x)->dtype), yt->rank, dims, px, off, ss, py, 0, ys);
+}
+
+static sinter_status_t lower_transpose(cg_t *cg, const sinter_node_t *node) {
+  const sinter_value_t *x = sinter_node_input(node, 0), *y = sinter_node_output(node, 0);
+  const sinter_type_t *yt = vtype(y);
+  int64_t xs[SINTER_MAX_RANK], ss[SINTER_MAX_RANK];
+  contiguous_strides(vtype(x), xs);
+  int64_t np = 0;
+  const int64_t *perm = sinter_node_attr_ints(node, "perm", &np);
+  for (int32_t i = 0; i < yt->rank; i++)
+    ss[i] = xs[perm && np == yt->rank ? perm[i] : yt->rank - 1 - i];
+  return emit_view_copy(cg, x, y, ss, 0);
 }
 
 static sinter_status_t lower_slice(cg_t *cg, const sinter_node_t *node) {
@@ -882,12 +890,11 @@ static sinter_status_t lower_slice(cg_t *cg, const sinter_node_t *node) {
   const sinter_value_t *vst = nin > 4 ? sinter_node_input(node, 4) : NULL;
   if (!is_const(vs) || (va && !is_const(va)) || (vst && !is_const(vst)))
     return NODE_ERR(node, SINTER_UNSUPPORTED, "Slice starts, axes and steps must be constants");
-  const sinter_type_t *xt = vtype(x), *yt = vtype(y);
-  int64_t xs[SINTER_MAX_RANK], ys[SINTER_MAX_RANK], ss[SINTER_MAX_RANK], dims[SINTER_MAX_RANK];
+  const sinter_type_t *xt = vtype(x);
+  int64_t xs[SINTER_MAX_RANK], ss[SINTER_MAX_RANK];
   contiguous_strides(xt, xs);
-  contiguous_strides(yt, ys);
   int64_t off = 0;
-  for (int32_t i = 0; i < xt->rank; i++) ss[i] = xs[i], dims[i] = yt->dims[i].size;
+  for (int32_t i = 0; i < xt->rank; i++) ss[i] = xs[i];
   int64_t cnt = numel(vs);
   for (int64_t i = 0; i < cnt; i++) {
     int64_t ax = va ? const_int_at(va, i) : i;
@@ -902,11 +909,7 @@ static sinter_status_t lower_slice(cg_t *cg, const sinter_node_t *node) {
     off += s * xs[ax];
     ss[ax] = xs[ax] * step;
   }
-  LLVMValueRef px, py;
-  SINTER_TRY(value_ptr(cg, x, &px));
-  SINTER_TRY(value_ptr(cg, y, &py));
-  if (numel(y) == 0) return NULL;
-  return emit_copy(cg, elem_size(xt->dtype), yt->rank, dims, px, off, ss, py, 0, ys);
+  return emit_view_copy(cg, x, y, ss, off);
 }
 
 static sinter_status_t lower_concat(cg_t *cg, const sinter_node_t *node) {
@@ -938,15 +941,9 @@ static sinter_status_t lower_concat(cg_t *cg, const sinter_node_t *node) {
 
 static sinter_status_t lower_expand(cg_t *cg, const sinter_node_t *node) {
   const sinter_value_t *x = sinter_node_input(node, 0), *y = sinter_node_output(node, 0);
-  const sinter_type_t *xt = vtype(x), *yt = vtype(y);
-  int64_t ys[SINTER_MAX_RANK], ss[SINTER_MAX_RANK], dims[SINTER_MAX_RANK];
-  contiguous_strides(yt, ys);
-  broadcast_strides(xt, yt, ss);
-  for (int32_t i = 0; i < yt->rank; i++) dims[i] = yt->dims[i].size;
-  LLVMValueRef px, py;
-  SINTER_TRY(value_ptr(cg, x, &px));
-  SINTER_TRY(value_ptr(cg, y, &py));
-  return emit_copy(cg, elem_size(xt->dtype), yt->rank, dims, px, 0, ss, py, 0, ys);
+  int64_t ss[SINTER_MAX_RANK];
+  broadcast_strides(vtype(x), vtype(y), ss);
+  return emit_view_copy(cg, x, y, ss, 0);
 }
 
 static sinter_status_t lower_gather(cg_t *cg, const sinter_node_t *node) {
