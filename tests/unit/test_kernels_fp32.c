@@ -380,6 +380,18 @@ static const conv_case_t kConvCases[] = {
     {2, 150, 151, 2, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 2, 1, 0, 2}, /* bands, stride 2 */
     {2, 1, 9000, 2, 1, 3, 1, 1, 0, 1, 0, 1, 1, 1, 2, 1, 1, 1},  /* too wide: border loop */
     {3, 20, 20, 3, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 3, 1, 0, 0},   /* stride 3 */
+    /* depthwise 3x3 on <= 14x14 outputs, 16 channels at a time channels-innermost:
+     * C % 16 != 0 (leftover channels take the row path), stride 1 and 2, odd and
+     * asymmetric pads, non-square maps, residual; wide rows split into bands of
+     * one output row (stride 2 band starting inside the image). Same tolerance
+     * as every conv: 9 taps + bias + z summed in float. */
+    {37, 7, 7, 37, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 37, 1, 1, 2},
+    {16, 13, 11, 16, 3, 3, 2, 2, 1, 0, 0, 1, 1, 1, 16, 1, 0, 2},
+    {48, 5, 9, 48, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 48, 0, 1, 3},
+    {33, 14, 14, 33, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 33, 1, 1, 1},
+    {32, 14, 15, 32, 3, 3, 2, 2, 1, 2, 0, 1, 1, 1, 32, 1, 1, 0},
+    {16, 4, 190, 16, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 16, 1, 1, 2},
+    {17, 1, 1, 17, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 17, 1, 1, 1},  /* 1x1 image */
 };
 
 START_TEST(test_conv) {
@@ -389,6 +401,8 @@ START_TEST(test_conv) {
     conv_case_t g = {5, 6, 7, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, a % 2, a};
     conv_case_t d = {6, 6, 7, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 6, 1, a % 2, a};
     conv_case_t t = {8, 3, 3, 33, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, a % 2, a};
+    conv_case_t dc = {20, 7, 6, 20, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 20, 1, a % 2, a};
+    free(run_conv(&dc, NULL, 1));
     free(run_conv(&g, NULL, 1));
     free(run_conv(&t, NULL, 1));
     free(run_conv(&d, NULL, 1));
