@@ -622,6 +622,9 @@ static void pack_cols(const sinter_k_conv_shape_t *s, const float *xg, int64_t k
     for (int64_t j = nr; j < nrv; j++) dst[k * ld + j] = 0.0f;
 }
 
+/* Longest K a pointwise full tile takes in one pass. */
+enum { PW_KMAX = 1024 };
+
 /* Task t is (group, N panel, M chunk); K runs in increasing KC blocks so every
  * element's sum has one order whatever the split. */
 static void cg_task(void *vctx, int64_t t0, int64_t t1) {
@@ -647,6 +650,32 @@ static void cg_task(void *vctx, int64_t t0, int64_t t1) {
                   .p0 = c->p0,
                   .p1 = c->p1};
     const float *xg = c->x + g * cg * s->H * s->W;
+    if (pointwise && nr % 16 == 0 && gk_act_is_simple(c->act) && kg <= PW_KMAX) {
+      /* x's rows are the B panel already: full tiles read them in place, over
+       * all of K at once so C is written once (the panel, K x NR floats, sits
+       * in L2 while the weight micro-panels go by) */
+      for (int64_t i = i_beg; i < i_end; i++) {
+        int64_t mr = gk_min(GK_MR, mg - i * GK_MR);
+        const float *a = c->wp + (g * npm + i) * kg * GK_MR;
+        if (mr == GK_MR) {
+          const float *xb = xg + n0;
+          if (nr == GK_NR)
+            gk_tile_full(kg, a, 1, GK_MR, xb, ohw, &e, i * GK_MR, n0, 1, 1);
+          else if (nr == 32)
+            gk_tile_full_2(kg, a, 1, GK_MR, xb, ohw, &e, i * GK_MR, n0);
+          else
+            gk_tile_full_1(kg, a, 1, GK_MR, xb, ohw, &e, i * GK_MR, n0);
+          continue;
+        }
+        for (int64_t kb = 0; kb < nkb; kb++) {
+          int64_t k0 = kb * GK_KC, kc = gk_min(GK_KC, kg - k0);
+          pack_cols(s, xg, k0, kc, n0, nr, bpack, GK_NR, GK_NR);
+          gk_tile(mr, nr, kc, a + k0 * GK_MR, 1, GK_MR, bpack, &e, i * GK_MR, n0, kb == 0,
+                  kb == nkb - 1, tile);
+        }
+      }
+      continue;
+    }
     if (pointwise && nr == GK_NR && gk_act_is_simple(c->act)) {
       /* x's rows are the B panel already: full tiles read them in place */
       for (int64_t kb = 0; kb < nkb; kb++) {

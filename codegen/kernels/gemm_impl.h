@@ -188,28 +188,37 @@ static inline int gk_act_is_simple(int32_t act) {
  * tile, which matters when kc is small (1x1 convs with few channels). Row k
  * of B is at b + k * b_ks (GK_NR for a packed panel; a pointwise conv reads x
  * in place). Same arithmetic, in the same order, as gk_ukr + gk_store. */
-static void gk_tile_full(int64_t kc, const float *a, int64_t a_rs, int64_t a_ks, const float *b,
-                         int64_t b_ks, const gk_epi_t *e, int64_t i0, int64_t j0, int first,
-                         int last) {
-  gk_v16f acc[GK_MR][GK_NV];
+static inline __attribute__((always_inline)) void gk_tile_full_nv(
+    int64_t kc, const float *a, int64_t a_rs, int64_t a_ks, const float *b, int64_t b_ks,
+    const gk_epi_t *e, int64_t i0, int64_t j0, int first, int last, const int NV) {
+  /* fully unrolled loops keep acc in registers: otherwise LLVM keeps it as a
+   * stack array and zeroes it with a memset per tile */
+  gk_v16f acc[GK_MR][GK_NV]; /* NV <= GK_NV; a fixed size, not a VLA */
+#pragma GCC unroll 8
   for (int r = 0; r < GK_MR; r++)
-    for (int v = 0; v < GK_NV; v++) acc[r][v] = (gk_v16f){0};
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; v++) acc[r][v] = (gk_v16f){0};
   for (int64_t k = 0; k < kc; k++) {
     gk_v16f bv[GK_NV];
-    for (int v = 0; v < GK_NV; v++) GK_LOAD(bv[v], b + k * b_ks + 16 * v);
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; v++) GK_LOAD(bv[v], b + k * b_ks + 16 * v);
+#pragma GCC unroll 8
     for (int r = 0; r < GK_MR; r++) {
       float as = a[r * a_rs + k * a_ks];
       gk_v16f av = GK_SPLAT(as);
-      for (int v = 0; v < GK_NV; v++) acc[r][v] += av * bv[v];
+#pragma GCC unroll 3
+      for (int v = 0; v < NV; v++) acc[r][v] += av * bv[v];
     }
   }
   const int32_t act = e->act;
   const float p0 = e->p0, p1 = e->p1;
+#pragma GCC unroll 8
   for (int r = 0; r < GK_MR; r++) {
     float *c = e->C + (i0 + r) * e->ldc + j0;
     const float *src = first ? (e->R ? e->R + (i0 + r) * e->ldc + j0 : NULL) : c;
     float bm = e->bias_m ? e->bias_m[i0 + r] : 0.0f;
-    for (int v = 0; v < GK_NV; v++) {
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; v++) {
       gk_v16f x = acc[r][v], t;
       if (src) {
         GK_LOAD(t, src + 16 * v);
@@ -227,6 +236,22 @@ static void gk_tile_full(int64_t kc, const float *a, int64_t a_rs, int64_t a_ks,
       memcpy(c + 16 * v, &x, sizeof x);
     }
   }
+}
+
+/* The full tile (NV = GK_NV), and narrower ones for the last columns of a
+ * pointwise conv whose width is a multiple of 16. */
+static void gk_tile_full(int64_t kc, const float *a, int64_t a_rs, int64_t a_ks, const float *b,
+                         int64_t b_ks, const gk_epi_t *e, int64_t i0, int64_t j0, int first,
+                         int last) {
+  gk_tile_full_nv(kc, a, a_rs, a_ks, b, b_ks, e, i0, j0, first, last, GK_NV);
+}
+static inline void gk_tile_full_1(int64_t kc, const float *a, int64_t a_rs, int64_t a_ks, const float *b,
+                                  int64_t b_ks, const gk_epi_t *e, int64_t i0, int64_t j0) {
+  gk_tile_full_nv(kc, a, a_rs, a_ks, b, b_ks, e, i0, j0, 1, 1, 1);
+}
+static inline void gk_tile_full_2(int64_t kc, const float *a, int64_t a_rs, int64_t a_ks, const float *b,
+                                  int64_t b_ks, const gk_epi_t *e, int64_t i0, int64_t j0) {
+  gk_tile_full_nv(kc, a, a_rs, a_ks, b, b_ks, e, i0, j0, 1, 1, 2);
 }
 
 /* One tile: microkernel and epilogue, in registers when the tile is full. */
