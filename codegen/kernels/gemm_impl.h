@@ -245,12 +245,14 @@ static void gk_tile_full(int64_t kc, const float *a, int64_t a_rs, int64_t a_ks,
                          int last) {
   gk_tile_full_nv(kc, a, a_rs, a_ks, b, b_ks, e, i0, j0, first, last, GK_NV);
 }
-static inline void gk_tile_full_1(int64_t kc, const float *a, int64_t a_rs, int64_t a_ks, const float *b,
-                                  int64_t b_ks, const gk_epi_t *e, int64_t i0, int64_t j0) {
+static inline void gk_tile_full_1(int64_t kc, const float *a, int64_t a_rs, int64_t a_ks,
+                                  const float *b, int64_t b_ks, const gk_epi_t *e, int64_t i0,
+                                  int64_t j0) {
   gk_tile_full_nv(kc, a, a_rs, a_ks, b, b_ks, e, i0, j0, 1, 1, 1);
 }
-static inline void gk_tile_full_2(int64_t kc, const float *a, int64_t a_rs, int64_t a_ks, const float *b,
-                                  int64_t b_ks, const gk_epi_t *e, int64_t i0, int64_t j0) {
+static inline void gk_tile_full_2(int64_t kc, const float *a, int64_t a_rs, int64_t a_ks,
+                                  const float *b, int64_t b_ks, const gk_epi_t *e, int64_t i0,
+                                  int64_t j0) {
   gk_tile_full_nv(kc, a, a_rs, a_ks, b, b_ks, e, i0, j0, 1, 1, 2);
 }
 

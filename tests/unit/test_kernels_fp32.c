@@ -10,6 +10,7 @@
 
 #include "codegen/kernels/act_impl.h"
 #include "codegen/kernels/kernels.h"
+#include "tests/support/act_ref.h"
 
 /* ---- helpers ------------------------------------------------------------------------------ */
 
@@ -33,23 +34,6 @@ static void *aligned_buf(size_t bytes) {
   return p;
 }
 
-/* The activations in double, straight from docs/ops-sinter.md's formulas. */
-static double act_ref(double x, int32_t act, double p0, double p1) {
-  switch (act) {
-    case SINTER_K_ACT_RELU: return x < 0 ? 0 : x;
-    case SINTER_K_ACT_CLIP: return fmin(fmax(x, p0), p1);
-    case SINTER_K_ACT_LEAKY_RELU: return x < 0 ? p0 * x : x;
-    case SINTER_K_ACT_SIGMOID: return 1 / (1 + exp(-x));
-    case SINTER_K_ACT_HARD_SIGMOID: return fmax(0, fmin(1, p0 * x + p1));
-    case SINTER_K_ACT_HARD_SWISH: return x * fmax(0, fmin(1, x / 6 + 0.5));
-    case SINTER_K_ACT_GELU: return 0.5 * x * (1 + erf(x / sqrt(2.0)));
-    case SINTER_K_ACT_GELU_TANH:
-      return 0.5 * x * (1 + tanh(sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
-    case SINTER_K_ACT_SILU: return x / (1 + exp(-x));
-    case SINTER_K_ACT_TANH: return tanh(x);
-    default: return x;
-  }
-}
 
 /* Params that make each activation do something on values of about +-3. */
 static const struct {
@@ -335,6 +319,10 @@ static const conv_case_t kConvCases[] = {
     /* 1x1 read in place from x: full panels, an M edge packed, K > KC */
     {24, 10, 10, 13, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 1, 2},
     {150, 8, 8, 12, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0, 1, 1},
+    /* in place over all of K with a 32-column last panel (8 x 10 = 48 + 32);
+     * K past the one-pass limit (1024) goes back to KC blocks */
+    {136, 8, 10, 16, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1},
+    {1030, 4, 12, 8, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 1, 2},
     {8, 13, 9, 8, 3, 2, 2, 1, 2, 0, 1, 3, 1, 1, 1, 1, 0, 3},    /* asymmetric */
     {6, 12, 12, 9, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 1, 0, 0, 6},   /* dilation 2 */
     {8, 9, 9, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1, 1, 1},     /* 2 groups */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "codegen/kernels/kernels.h"
+#include "tests/support/act_ref.h"
 
 /* ---- helpers ----------------------------------------------------------------------------- */
 
@@ -94,33 +95,6 @@ START_TEST(test_exp_accuracy) {
 }
 END_TEST
 
-static double ref_act(int32_t op, double x, double p0, double p1) {
-  switch (op) {
-    case SINTER_K_ACT_RELU: return x < 0 ? 0 : x;
-    case SINTER_K_ACT_CLIP: return fmin(fmax(x, p0), p1);
-    case SINTER_K_ACT_LEAKY_RELU: return x < 0 ? p0 * x : x;
-    case SINTER_K_ACT_SIGMOID: return 1 / (1 + exp(-x));
-    case SINTER_K_ACT_HARD_SIGMOID: return fmax(0, fmin(1, p0 * x + p1));
-    case SINTER_K_ACT_HARD_SWISH: return x * fmax(0, fmin(1, x / 6 + 0.5));
-    case SINTER_K_ACT_GELU: return 0.5 * x * (1 + erf(x / sqrt(2.0)));
-    case SINTER_K_ACT_GELU_TANH:
-      return 0.5 * x * (1 + tanh(sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
-    case SINTER_K_ACT_SILU: return x / (1 + exp(-x));
-    case SINTER_K_ACT_TANH: return tanh(x);
-    case SINTER_K_UN_NEG: return -x;
-    case SINTER_K_UN_ABS: return fabs(x);
-    case SINTER_K_UN_EXP: return exp(x);
-    case SINTER_K_UN_LOG: return log(x);
-    case SINTER_K_UN_SQRT: return sqrt(x);
-    case SINTER_K_UN_RECIPROCAL: return 1 / x;
-    case SINTER_K_UN_ERF: return erf(x);
-    case SINTER_K_UN_FLOOR: return floor(x);
-    case SINTER_K_UN_CEIL: return ceil(x);
-    case SINTER_K_UN_COS: return cos(x);
-    case SINTER_K_UN_SIN: return sin(x);
-    default: return x;
-  }
-}
 
 START_TEST(test_unary_ops) {
   static const int32_t ops[] = {SINTER_K_ACT_NONE,
@@ -159,7 +133,7 @@ START_TEST(test_unary_ops) {
       float sentinel = y[n];
       sinter_k_unary_f32(op, n, x, y, p0, p1, NULL);
       for (int64_t i = 0; i < n; i++) {
-        double ref = ref_act(op, x[i], p0, p1);
+        double ref = act_ref(x[i], op, p0, p1);
         /* libm-class float functions: a few ulp, or 2e-7 absolute near 0
          * (GELU/erf/sin results that cancel). */
         double tol = 4 * (nextafterf(fabsf((float)ref), INFINITY) - fabsf((float)ref)) + 2e-7;
