@@ -1345,17 +1345,58 @@ static sinter_status_t qlinear_read(const sinter_node_t *node, qlinear_t *q) {
   return scalar_qparams(node, q->in[6], q->in[7], &q->ys, &q->yz);
 }
 
+/* Weight preparation shared by the integer conv and GEMM: s8 weights,
+ * per-column zero points, i32 bias and f32 multipliers for n output columns,
+ * and a buffer of psize bytes the caller packs into. */
+typedef struct qweights_s {
+  float *mult;
+  int32_t *zps, *bias;
+  int8_t *w8;
+  void *packed;
+  size_t psize;
+} qweights_t;
+
+static void qw_free(qweights_t *w) {
+  free(w->mult), free(w->zps), free(w->bias), free(w->w8), free(w->packed);
+  memset(w, 0, sizeof *w);
+}
+
+static sinter_status_t qw_prepare(const sinter_node_t *node, const qlinear_t *q, int64_t n,
+                                  size_t psize, qweights_t *w) {
+  memset(w, 0, sizeof *w);
+  w->mult = malloc((size_t)n * sizeof(float));
+  w->zps = malloc((size_t)n * sizeof(int32_t));
+  w->bias = calloc((size_t)n, sizeof(int32_t));
+  w->w8 = malloc((size_t)numel(q->in[3]));
+  w->psize = psize;
+  w->packed = aligned_alloc(64, (psize + 63) & ~(size_t)63);
+  sinter_status_t st = NULL;
+  if (!w->mult || !w->zps || !w->bias || !w->w8 || !w->packed)
+    st = SINTER_ERROR(SINTER_OUT_OF_MEMORY, "packing integer weights");
+  if (!st) st = qweights(node, q->in[3], q->in[4], q->in[5], q->xs, q->ys, n, w->mult, w->w8, w->zps);
+  if (!st) st = qbias(node, q->in[8], n, w->bias);
+  if (st) qw_free(w);
+  return st;
+}
+
+/* Stores the packed weights and multipliers as weight blobs; frees w. */
+static sinter_status_t qw_finish(cg_t *cg, qweights_t *w, int64_t n, LLVMValueRef *pw,
+                                 LLVMValueRef *pm) {
+  sinter_status_t st = packed_ptr(cg, w->packed, w->psize, pw);
+  if (!st) st = packed_ptr(cg, w->mult, (size_t)n * sizeof(float), pm);
+  qw_free(w);
+  return st;
+}
+
 static sinter_status_t lower_qconv(cg_t *cg, const sinter_node_t *node) {
   qlinear_t q;
   SINTER_TRY(qlinear_read(node, &q));
   const sinter_value_t *const *in = q.in, *y = q.y;
   sinter_dtype_t xd = q.xd, yd = q.yd;
-  float xs = q.xs, ys = q.ys;
   int32_t xz = q.xz, yz = q.yz;
   sinter_k_conv_shape_t s;
   {
-    /* conv_shape reads inputs 0 and 1 as X and W: the same positions as
-     * QLinearConv's x and... not quite (w is input 3), so build a view. */
+    /* The geometry as conv_shape reads it, with W at input 3. */
     const sinter_value_t *x = in[0], *w = in[3];
     int32_t nd = vtype(x)->rank - 2;
     if (nd < 1 || nd > 2) return NODE_ERR(node, SINTER_UNSUPPORTED, "only 1-D and 2-D conv");
@@ -1376,25 +1417,11 @@ static sinter_status_t lower_qconv(cg_t *cg, const sinter_node_t *node) {
         dim(x, 0) * s.M * s.OH * s.OW != numel(y))
       return NODE_ERR(node, SINTER_INVALID_MODEL, "inconsistent convolution geometry");
   }
-  int64_t M = s.M;
-  float *mult = malloc((size_t)M * sizeof(float));
-  int32_t *zps = malloc((size_t)M * sizeof(int32_t)), *bias = calloc((size_t)M, sizeof(int32_t));
-  int8_t *w8 = malloc((size_t)numel(in[3]));
-  size_t psize = sinter_k_qconv2d_packed_size(&s);
-  void *packed = aligned_alloc(64, (psize + 63) & ~(size_t)63);
-  sinter_status_t st = NULL;
-  if (!mult || !zps || !bias || !w8 || !packed)
-    st = SINTER_ERROR(SINTER_OUT_OF_MEMORY, "packing QLinearConv weights");
-  if (!st) st = qweights(node, in[3], in[4], in[5], xs, ys, M, mult, w8, zps);
-  if (!st) st = qbias(node, in[8], M, bias);
+  qweights_t w;
+  SINTER_TRY(qw_prepare(node, &q, s.M, sinter_k_qconv2d_packed_size(&s), &w));
+  sinter_k_qconv2d_pack(&s, w.w8, w.zps, in[8] ? w.bias : NULL, xz, xd == SINTER_DTYPE_I8, w.packed);
   LLVMValueRef pw = NULL, pm = NULL, px = NULL, py = NULL;
-  if (!st) {
-    sinter_k_qconv2d_pack(&s, w8, zps, in[8] ? bias : NULL, xz, xd == SINTER_DTYPE_I8, packed);
-    st = packed_ptr(cg, packed, psize, &pw);
-  }
-  if (!st) st = packed_ptr(cg, mult, (size_t)M * sizeof(float), &pm);
-  free(mult), free(zps), free(bias), free(w8), free(packed);
-  SINTER_TRY(st);
+  SINTER_TRY(qw_finish(cg, &w, s.M, &pw, &pm));
   SINTER_TRY(value_ptr(cg, in[0], &px));
   SINTER_TRY(value_ptr(cg, y, &py));
   bool vnni = (cg->feats & F_VNNI) != 0;
@@ -1416,28 +1443,15 @@ static sinter_status_t lower_qmatmul(cg_t *cg, const sinter_node_t *node) {
   SINTER_TRY(qlinear_read(node, &q));
   const sinter_value_t *const *in = q.in, *y = q.y;
   sinter_dtype_t ad = q.xd, yd = q.yd;
-  float as = q.xs, ys = q.ys;
   int32_t az = q.xz, yz = q.yz;
   if (vtype(in[3])->rank != 2) return NODE_ERR(node, SINTER_UNSUPPORTED, "b must be 2-D");
   int64_t K = dim(in[3], 0), N = dim(in[3], 1), M = numel(in[0]) / K;
-  float *mult = malloc((size_t)N * sizeof(float));
-  int32_t *zps = malloc((size_t)N * sizeof(int32_t)), *bias = calloc((size_t)N, sizeof(int32_t));
-  int8_t *w8 = malloc((size_t)(K * N));
-  size_t psize = sinter_k_qgemm_packed_size(K, N);
-  void *packed = aligned_alloc(64, (psize + 63) & ~(size_t)63);
-  sinter_status_t st = NULL;
-  if (!mult || !zps || !bias || !w8 || !packed)
-    st = SINTER_ERROR(SINTER_OUT_OF_MEMORY, "packing QLinearMatMul weights");
-  if (!st) st = qweights(node, in[3], in[4], in[5], as, ys, N, mult, w8, zps);
-  if (!st) st = qbias(node, in[8], N, bias);
+  qweights_t w;
+  SINTER_TRY(qw_prepare(node, &q, N, sinter_k_qgemm_packed_size(K, N), &w));
+  sinter_k_qgemm_pack_b(K, N, w.w8, N, 1, w.zps, in[8] ? w.bias : NULL, az, ad == SINTER_DTYPE_I8,
+                        w.packed);
   LLVMValueRef pw = NULL, pm = NULL, pa = NULL, py = NULL;
-  if (!st) {
-    sinter_k_qgemm_pack_b(K, N, w8, N, 1, zps, in[8] ? bias : NULL, az, ad == SINTER_DTYPE_I8, packed);
-    st = packed_ptr(cg, packed, psize, &pw);
-  }
-  if (!st) st = packed_ptr(cg, mult, (size_t)N * sizeof(float), &pm);
-  free(mult), free(zps), free(bias), free(w8), free(packed);
-  SINTER_TRY(st);
+  SINTER_TRY(qw_finish(cg, &w, N, &pw, &pm));
   SINTER_TRY(value_ptr(cg, in[0], &pa));
   SINTER_TRY(value_ptr(cg, y, &py));
   bool vnni = (cg->feats & F_VNNI) != 0, amx = (cg->feats & F_AMX) != 0;
@@ -1497,7 +1511,6 @@ static sinter_status_t lower_qgap(cg_t *cg, const sinter_node_t *node) {
                          ci32(cg, yz), py, ci32(cg, xd == SINTER_DTYPE_I8), cg->p_exec};
   return call_kernel(cg, "sinter_k_qglobal_avgpool", args, 9);
 }
-
 
 /* ---- lowering: reductions and resizing -------------------------------------------------- */
 
