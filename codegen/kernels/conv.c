@@ -86,6 +86,19 @@ static int use_dt(const sinter_k_conv_shape_t *s) {
  * DC_IN, DC_OUT: pixel vectors of its input band and output buffers. */
 enum { DC_IN = 640, DC_OUT = 256 }; /* pixel vectors of the input band and the output */
 
+/* The large-map depthwise path ("depthwise 3x3, large maps"): floats of its
+ * band buffer, output rows a step, most input rows of a band. */
+enum { DL_IN = 6144, DL_R = 4, DL_RP = DL_IN / 3 + 3 };
+
+/* Whether that path's stride-2 convs read the image's rows in place (the
+ * caller checks depthwise 3x3 stride 2): pad_l 1, even W, OW = W / 2, and
+ * no vector load leaving the row, but for rows of 16 to 30 floats, which
+ * read into the next row and copy the plane's last one. */
+static int dl_direct_s2(const sinter_k_conv_shape_t *s) {
+  return s->pad_l == 1 && s->W % 2 == 0 && s->OW * 2 == s->W && s->W <= DL_IN &&
+         (s->OW >= 24 || s->OW % 16 == 0 || (s->OW < 16 && s->W >= 16));
+}
+
 static int use_dwc(const sinter_k_conv_shape_t *s) {
   if (!is_depthwise(s) || s->C < 16 || s->KH != 3 || s->KW != 3 || s->dil_h != 1 ||
       s->dil_w != 1)
@@ -94,6 +107,9 @@ static int use_dwc(const sinter_k_conv_shape_t *s) {
   /* measured against the row path: faster up to 14x14 outputs (2x on 7x7),
    * slower from 28x28 (1.4x on 28x28, 2x on 56x56), where rows fill vectors */
   if (s->OH * s->OW > 196) return 0;
+  /* measured: the in-place stride-2 rows beat it on 28 -> 14 (0.05 ms vs 0.07
+   * for 192 channels), not on 14 -> 7 */
+  if (s->stride_h == 2 && s->stride_w == 2 && s->OW >= 8 && dl_direct_s2(s)) return 0;
   int64_t pw = s->W + s->pad_l + s->pad_r;
   return 3 * pw <= DC_IN && s->OW <= DC_OUT && s->pad_t >= 0 && s->pad_l >= 0;
 }
@@ -373,6 +389,289 @@ static void dw_task(void *vctx, int64_t c0, int64_t c1) {
   _Alignas(64) float in[DW_IN];
   _Alignas(64) float out[DW_OUT];
   for (int64_t ch = c0; ch < c1; ch++) dw_channel_vec(c, &pl, ch, in, out);
+}
+
+/* ---- depthwise 3x3, large maps ----------------------------------------------------------- */
+
+/* Rows of 16 or more outputs fill vectors, so a 3x3 depthwise conv with
+ * stride 1 or 2 runs per channel on a zero-padded band of input rows on the
+ * stack, DL_R output rows at a time: each input row vector loaded feeds the
+ * up to 3 output rows that use it (stride 1: 6 rows x 3 taps = 18 loads for 4
+ * output vectors instead of 36), with the 9 weights, bias, residual and the
+ * activation applied in registers and stored straight to y. For stride 2 the
+ * band keeps each padded row split into its even and odd columns (E then O,
+ * hp floats each; split once, while copying), so output column ox reads taps
+ * E[ox], O[ox], E[ox + 1] with plain vector loads. Band buffers: pad and
+ * slack columns are zeroed once per task and never written but by zeros. */
+
+typedef struct dl_plan_s {
+  int64_t pp, rows; /* band row pitch, output rows per band */
+  int64_t hp;       /* stride 2: floats per even/odd half row */
+  int direct;       /* stride 2 on the image's rows (see dl_rows) */
+} dl_plan_t;
+
+static int dl_plan(const sinter_k_conv_shape_t *s, dl_plan_t *p) {
+  if (!is_depthwise(s) || s->KH != 3 || s->KW != 3 || s->dil_h != 1 || s->dil_w != 1) return 0;
+  if (s->stride_h != s->stride_w || s->stride_h < 1 || s->stride_h > 2) return 0;
+  if (s->pad_t < 0 || s->pad_l < 0 || s->pad_l > 16 || s->W < 1 || s->OW < 1) return 0;
+  int64_t ow16 = gk_cdiv(s->OW, 16) * 16;
+  if (s->stride_h == 1) {
+    p->hp = 0;
+    p->direct = s->pad_l == 1 && s->OW == s->W && s->W >= 16 && s->W <= DL_IN;
+    p->pp = gk_max(ow16 + 2, s->pad_l + s->W);
+    if (p->pp > DL_IN) return 0;
+    p->rows = gk_min(DL_IN / p->pp - 2, s->OH);
+  } else {
+    p->direct = dl_direct_s2(s);
+    p->hp = gk_max(ow16 + 1, (s->pad_l + s->W + 1) / 2);
+    p->pp = 2 * p->hp;
+    if (p->pp > DL_IN) return 0;
+    p->rows = gk_min((DL_IN / p->pp - 1) / 2, s->OH);
+  }
+  return p->rows >= 1;
+}
+
+/* Stores 16 outputs to y with residual and a simple activation (others are
+ * applied by the caller). */
+static inline __attribute__((always_inline)) void dl_store(float *y, const float *z,
+                                                           const gk_v16f *accp, int32_t act,
+                                                           float p0, float p1) {
+  gk_v16f acc = *accp;
+  if (z) {
+    gk_v16f zv;
+    GK_LOAD(zv, z);
+    acc += zv;
+  }
+  GK_ACT_VEC(acc, act, p0, p1);
+  memcpy(y, &acc, sizeof acc);
+}
+
+/* The same for the n < 16 outputs of a row's last vector, element by element:
+ * filling a vector from a partial copy stalls on store forwarding. */
+static inline void dl_store_n(float *y, const float *z, const gk_v16f *acc, int64_t n, int32_t act,
+                              float p0, float p1) {
+  float t[16];
+  memcpy(t, acc, sizeof t);
+  for (int64_t l = 0; l < n; l++) {
+    float v = z ? t[l] + z[l] : t[l];
+    y[l] = gk_act_is_simple(act) ? sinter_k_act(v, act, p0, p1) : v;
+  }
+}
+
+/* R output rows of one channel from the input rows rp[0 .. (R - 1) * S + 2]:
+ * band rows (stride 1; stride 2 split even / odd with half pitch hp), or for
+ * DIRECT the image's own rows, with pad_l 1 and every vector inside the row
+ * (the last one overlapping): stride 1 with OW = W >= 16, the first and last
+ * vectors' taps past the row shifted in; stride 2 as dl_direct_s2 says, split
+ * in registers: output ox's taps are x[2ox - 1], x[2ox], x[2ox + 1]. */
+static inline __attribute__((always_inline)) void dl_rows(const float *const *rp, int64_t hp,
+                                                          const gk_v16f *wv, const gk_v16f *bvp,
+                                                          float *y, const float *z, int64_t OW,
+                                                          int32_t act, float p0, float p1,
+                                                          const int R, const int S,
+                                                          const int DIRECT) {
+  /* With 16 or more columns the last vector is the one ending at OW: it
+   * recomputes some outputs, bit for bit, unless the residual is y itself. */
+  const int overlap = OW >= 16 && (!z || z != y);
+  for (int64_t ox0 = 0; ox0 < OW; ox0 += 16) {
+    const int64_t ox = overlap && ox0 + 16 > OW ? OW - 16 : ox0;
+    gk_v16f acc[DL_R];
+    for (int r = 0; r < R; r++) acc[r] = *bvp;
+    /* input row i feeds output row r through kernel row i - S * r */
+    for (int i = 0; i < (R - 1) * S + 3; i++) {
+      const float *ip = rp[i] + ox;
+      gk_v16f a0, a1, a2;
+      if (DIRECT && S == 1) {
+        /* the row's first and last vectors shift in the pad's zero */
+        gk_v16f zero = {0};
+        GK_LOAD(a1, ip);
+        if (ox > 0)
+          GK_LOAD(a0, ip - 1);
+        else
+          a0 = __builtin_shufflevector(zero, a1, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27,
+                                       28, 29, 30);
+        if (ox + 16 < OW)
+          GK_LOAD(a2, ip + 1);
+        else
+          a2 = __builtin_shufflevector(a1, zero, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+                                       16);
+      } else if (DIRECT) {
+        gk_v16f lo, hi, prev = {0};
+        GK_LOAD(lo, ip + ox);
+        GK_LOAD(hi, ip + ox + 16);
+        if (ox > 0) GK_LOAD(prev, ip + ox - 16); /* its last lane is x[2ox - 1] */
+        a1 = __builtin_shufflevector(lo, hi, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28,
+                                     30);
+        a2 = __builtin_shufflevector(lo, hi, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29,
+                                     31);
+        a0 = __builtin_shufflevector(prev, a2, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27,
+                                     28, 29, 30);
+      } else if (S == 1) {
+        GK_LOAD(a0, ip);
+        GK_LOAD(a1, ip + 1);
+        GK_LOAD(a2, ip + 2);
+      } else {
+        GK_LOAD(a0, ip);
+        GK_LOAD(a1, ip + hp);
+        GK_LOAD(a2, ip + 1);
+      }
+      for (int r = 0; r < R; r++) {
+        int kh = i - S * r;
+        if (kh < 0 || kh > 2) continue;
+        acc[r] += wv[kh * 3] * a0;
+        acc[r] += wv[kh * 3 + 1] * a1;
+        acc[r] += wv[kh * 3 + 2] * a2;
+      }
+    }
+    if (ox + 16 <= OW)
+      for (int r = 0; r < R; r++)
+        dl_store(y + r * OW + ox, z ? z + r * OW + ox : NULL, &acc[r], act, p0, p1);
+    else
+      for (int r = 0; r < R; r++)
+        dl_store_n(y + r * OW + ox, z ? z + r * OW + ox : NULL, &acc[r], OW - ox, act, p0, p1);
+  }
+}
+
+/* One padded input row into the band: plain (stride 1) or split into even
+ * and odd columns (stride 2). Positions past the row get zeros, which is
+ * what the right pad holds. */
+static inline __attribute__((always_inline)) void dl_copy_row(float *d, const float *x, int64_t W,
+                                                              int64_t pad_l, int64_t hp,
+                                                              const int S) {
+  if (S == 1) {
+    d += pad_l;
+    if (W < 16) {
+      copy_floats(d, x, W);
+      return;
+    }
+    /* the last vector ends at W, overlapping the one before */
+    for (int64_t i = 0; i < W; i += 16) {
+      int64_t j = gk_min(i, W - 16);
+      memcpy(d + j, x + j, 64);
+    }
+    return;
+  }
+  /* padded column p = pad_l + ix goes to E[p / 2] (p even) or O[p / 2] */
+  if (W < 32 || (W & 1)) {
+    for (int64_t ix = 0; ix < W; ix++) {
+      int64_t p = pad_l + ix;
+      d[(p & 1) * hp + p / 2] = x[ix];
+    }
+    return;
+  }
+  float *de = d + (pad_l + 1) / 2, *dn = d + hp + pad_l / 2;
+  if (pad_l & 1) {
+    float *t = de;
+    de = dn;
+    dn = t;
+  }
+  /* de gets x's even columns, dn its odd ones; W is even, so the last 32
+   * columns, overlapping the previous block, keep their parity */
+  for (int64_t i0 = 0; i0 < W; i0 += 32) {
+    int64_t i = gk_min(i0, W - 32);
+    gk_v16f lo, hi;
+    GK_LOAD(lo, x + i);
+    GK_LOAD(hi, x + i + 16);
+    gk_v16f ev =
+        __builtin_shufflevector(lo, hi, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    gk_v16f od =
+        __builtin_shufflevector(lo, hi, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    memcpy(de + i / 2, &ev, sizeof ev);
+    memcpy(dn + i / 2, &od, sizeof od);
+  }
+}
+
+/* Output rows oy0 + r, r < nr, from input rows rp[r * S ...], R at a time. */
+static inline __attribute__((always_inline)) void dl_band(const dw_ctx_t *c, const float **rp,
+                                                          int64_t hp, const gk_v16f *wv,
+                                                          const gk_v16f *bvp, float *yc,
+                                                          const float *zc, int64_t oy0, int64_t nr,
+                                                          int32_t act, const int S,
+                                                          const int DIRECT) {
+  const int64_t OW = c->s->OW;
+  int64_t r = 0;
+  for (; r + DL_R <= nr; r += DL_R) {
+    const int64_t o = (oy0 + r) * OW;
+    dl_rows(rp + r * S, hp, wv, bvp, yc + o, zc ? zc + o : NULL, OW, act, c->p0, c->p1, DL_R, S,
+            DIRECT);
+  }
+  for (; r < nr; r++) {
+    const int64_t o = (oy0 + r) * OW;
+    dl_rows(rp + r * S, hp, wv, bvp, yc + o, zc ? zc + o : NULL, OW, act, c->p0, c->p1, 1, S,
+            DIRECT);
+  }
+}
+
+static inline __attribute__((always_inline)) void dl_channel_impl(const dw_ctx_t *c,
+                                                                  const dl_plan_t *pl, int64_t ch,
+                                                                  float *in, const int S,
+                                                                  const int32_t act) {
+  const sinter_k_conv_shape_t *s = c->s;
+  const int64_t H = s->H, W = s->W, OH = s->OH, OW = s->OW, pp = pl->pp, hp = pl->hp;
+  const float *xc = c->x + ch * H * W, *wc = c->w + ch * 9;
+  const float *zc = c->z ? c->z + ch * OH * OW : NULL;
+  float *yc = c->y + ch * OH * OW;
+  gk_v16f wv[9], bv = GK_SPLAT(c->bias ? c->bias[ch] : 0.0f);
+  for (int t = 0; t < 9; t++) wv[t] = (gk_v16f)GK_SPLAT(wc[t]);
+  const float *rp[DL_RP];
+  if (pl->direct) {
+    /* rows outside the image read the band buffer's zeros */
+    for (int64_t oy0 = 0; oy0 < OH; oy0 += DL_RP / 2 - 1) {
+      const int64_t nr = gk_min(DL_RP / 2 - 1, OH - oy0);
+      for (int64_t i = 0; i < (nr - 1) * S + 3; i++) {
+        int64_t iy = oy0 * S - s->pad_t + i;
+        rp[i] = iy < 0 || iy >= H ? in : xc + iy * W;
+        /* rows shorter than the 32 floats read: the plane's last row is
+         * read from a copy (the others read into the next row) */
+        if (S == 2 && OW < 16 && iy == H - 1) {
+          copy_floats(in + 32, xc + iy * W, W);
+          rp[i] = in + 32;
+        }
+      }
+      dl_band(c, rp, 0, wv, &bv, yc, zc, oy0, nr, act, S, 1);
+    }
+  } else
+    for (int64_t oy0 = 0; oy0 < OH; oy0 += pl->rows) {
+      const int64_t nr = gk_min(pl->rows, OH - oy0), rows_in = (nr - 1) * S + 3;
+      const int64_t iy0 = oy0 * S - s->pad_t;
+      for (int64_t r = 0; r < rows_in; r++) {
+        int64_t iy = iy0 + r;
+        if (iy < 0 || iy >= H)
+          zero_floats(in + r * pp, pp);
+        else
+          dl_copy_row(in + r * pp, xc + iy * W, W, s->pad_l, hp, S);
+      }
+      for (int64_t i = 0; i < rows_in; i++) rp[i] = in + i * pp;
+      dl_band(c, rp, hp, wv, &bv, yc, zc, oy0, nr, act, S, 0);
+    }
+  if (act != c->act)
+    for (int64_t i = 0; i < OH * OW; i++) yc[i] = sinter_k_act(yc[i], c->act, c->p0, c->p1);
+}
+
+static void dl_task(void *vctx, int64_t c0, int64_t c1) {
+  const dw_ctx_t *c = vctx;
+  dl_plan_t pl;
+  if (!dl_plan(c->s, &pl)) {
+    dw_task(vctx, c0, c1);
+    return;
+  }
+  /* the direct rows' last vector overlaps the one before: not with y as z */
+  if (c->z && c->z == c->y) pl.direct = 0;
+  _Alignas(64) float in[DL_IN];
+  memset(in, 0, sizeof in);
+  /* the stride and the common activations as constants */
+  const int32_t act = gk_act_is_simple(c->act) ? c->act : SINTER_K_ACT_NONE;
+  const int s1 = c->s->stride_h == 1;
+  for (int64_t ch = c0; ch < c1; ch++) {
+    if (act == SINTER_K_ACT_CLIP)
+      s1 ? dl_channel_impl(c, &pl, ch, in, 1, SINTER_K_ACT_CLIP)
+         : dl_channel_impl(c, &pl, ch, in, 2, SINTER_K_ACT_CLIP);
+    else if (act == SINTER_K_ACT_NONE)
+      s1 ? dl_channel_impl(c, &pl, ch, in, 1, SINTER_K_ACT_NONE)
+         : dl_channel_impl(c, &pl, ch, in, 2, SINTER_K_ACT_NONE);
+    else
+      s1 ? dl_channel_impl(c, &pl, ch, in, 1, act) : dl_channel_impl(c, &pl, ch, in, 2, act);
+  }
 }
 
 /* ---- depthwise, channels innermost ------------------------------------------------------- */
@@ -1176,10 +1475,12 @@ void sinter_k_conv2d_f32(const sinter_k_conv_shape_t *s, const float *x, const f
         dc_task(&c, 0, nt);
       return;
     }
+    dl_plan_t pl;
+    void (*task)(void *, int64_t, int64_t) = dl_plan(s, &pl) ? dl_task : dw_task;
     if (threaded)
-      exec->parallel_for(exec, s->C, 1, dw_task, &c);
+      exec->parallel_for(exec, s->C, 1, task, &c);
     else
-      dw_task(&c, 0, s->C);
+      task(&c, 0, s->C);
     return;
   }
   if (wg_use(s)) {

@@ -380,6 +380,36 @@ static const conv_case_t kConvCases[] = {
     {32, 14, 15, 32, 3, 3, 2, 2, 1, 2, 0, 1, 1, 1, 32, 1, 1, 0},
     {16, 4, 190, 16, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 16, 1, 1, 2},
     {17, 1, 1, 17, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 17, 1, 1, 1},  /* 1x1 image */
+    /* depthwise 3x3 on larger maps, per channel with several output rows a
+     * step: odd sizes (a last vector overlapping the one before, a row count
+     * not a multiple of 4), rows narrower than a vector, stride 2 on even
+     * widths (vector even/odd split) and odd ones (element split), odd, even
+     * and asymmetric pads, pad 0, several bands, residual. Pad 1 with OW = W
+     * (stride 1) or OW = W / 2 (stride 2, even W) reads the image's rows in
+     * place: widths 16, 17, 48 (OW 24), 56 (OW 28), 64, 224, top or bottom pad
+     * 0. */
+    {7, 29, 31, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 7, 1, 1, 2},
+    {5, 57, 33, 5, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 5, 1, 1, 1},
+    {3, 40, 64, 3, 3, 3, 2, 2, 0, 0, 1, 1, 1, 1, 3, 1, 0, 2},
+    {4, 31, 70, 4, 3, 3, 2, 2, 2, 1, 0, 2, 1, 1, 4, 0, 1, 0},
+    {4, 33, 66, 4, 3, 3, 2, 2, 1, 2, 2, 1, 1, 1, 4, 1, 1, 2},
+    {3, 60, 10, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 3, 1, 1, 1},
+    {4, 20, 21, 4, 3, 3, 1, 1, 2, 2, 2, 2, 1, 1, 4, 1, 1, 3},
+    {3, 24, 40, 3, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 3, 1, 0, 2},
+    {2, 130, 113, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1, 1, 2},
+    {2, 121, 224, 2, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 2, 1, 1, 2},
+    {5, 23, 56, 5, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 5, 1, 1, 2},
+    {3, 20, 48, 3, 3, 3, 2, 2, 0, 1, 1, 0, 1, 1, 3, 1, 1, 1},
+    {3, 13, 64, 3, 3, 3, 2, 2, 1, 1, 0, 1, 1, 1, 3, 0, 1, 0},
+    {4, 18, 16, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 4, 1, 1, 2},
+    {4, 17, 17, 4, 3, 3, 1, 1, 0, 1, 1, 1, 1, 1, 4, 1, 1, 1},
+    {3, 19, 40, 3, 3, 3, 1, 1, 1, 1, 0, 1, 1, 1, 3, 1, 0, 2},
+    /* stride-2 in-place rows of 16 to 30 floats (one partial vector, reading
+     * into the next row; the plane's last row from a copy), 1-row image */
+    {20, 28, 28, 20, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 20, 1, 1, 2},
+    {3, 9, 16, 3, 3, 3, 2, 2, 1, 1, 0, 1, 1, 1, 3, 1, 1, 1},
+    {2, 1, 30, 2, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 2, 1, 1, 2},
+    {2, 30, 1500, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1, 1, 1}, /* too wide: row path */
 };
 
 START_TEST(test_conv) {
@@ -390,6 +420,9 @@ START_TEST(test_conv) {
     conv_case_t d = {6, 6, 7, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 6, 1, a % 2, a};
     conv_case_t t = {8, 3, 3, 33, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, a % 2, a};
     conv_case_t dc = {20, 7, 6, 20, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 20, 1, a % 2, a};
+    conv_case_t dl = {3, 21, 50, 3, 3, 3, 1 + a % 2, 1 + a % 2, 1, 1, 1, 1, 1, 1, 3, 1,
+                      a / 2 % 2, a};
+    free(run_conv(&dl, NULL, 1));
     free(run_conv(&dc, NULL, 1));
     free(run_conv(&g, NULL, 1));
     free(run_conv(&t, NULL, 1));
