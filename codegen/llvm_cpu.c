@@ -295,6 +295,11 @@ static sinter_status_t call_kernel(cg_t *cg, const char *name, LLVMValueRef *arg
   for (unsigned i = 0; i < n; i++)
     if (LLVMTypeOf(args[i]) != pt[i])
       return SINTER_ERROR(SINTER_INTERNAL, "kernel %s: argument %u has the wrong type", name, i);
+  /* Kernel entries are dispatchers over plans chosen from the shape; inlined
+   * with constant shapes, the plan folds and the unused plans' code is
+   * dropped before O3 (see compile_module), which keeps compile time low. */
+  unsigned ai = LLVMGetEnumAttributeKindForName("alwaysinline", 12);
+  LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(cg->ctx, ai, 0));
   LLVMBuildCall2(cg->b, fty, fn, args, n, "");
   return NULL;
 }
@@ -2049,6 +2054,14 @@ static sinter_status_t run_linker(const char *cc, const char *obj, const char *o
   return NULL;
 }
 
+/* Before O3: inline the kernel entries and their small helpers into the
+ * model's entry with constant shapes, fold the plan choices, and drop the
+ * plans (and kernels) no call uses, so O3 and instruction selection only see
+ * code that runs. */
+#define PRE_PASSES \
+  "globaldce,always-inline,cgscc(inline),function(sroa,early-cse,instcombine<no-verify-fixpoint>,sccp,simplifycfg)," \
+  "globaldce"
+
 static double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -2154,7 +2167,7 @@ sinter_status_t sinter_compile_cpu(sinter_graph_t *graph, const sinter_cpu_optio
   LLVMSetTarget(cg.mod, triple);
   LLVMDisposeMessage(triple);
   LLVMPassBuilderOptionsRef pbo = LLVMCreatePassBuilderOptions();
-  LLVMErrorRef perr = LLVMRunPasses(cg.mod, opts->llvm_passes ? opts->llvm_passes : "globaldce,default<O3>",
+  LLVMErrorRef perr = LLVMRunPasses(cg.mod, opts->llvm_passes ? opts->llvm_passes : PRE_PASSES ",default<O3>",
                                     tm, pbo);
   LLVMDisposePassBuilderOptions(pbo);
   if (perr) {
