@@ -2081,7 +2081,6 @@ static sinter_status_t check_static(const sinter_graph_t *g) {
                             sinter_type_format(vtype(v), buf, sizeof buf));
       }
     }
-    if (sinter_node_graph(n) != g) continue;
   }
   for (int32_t i = 0; i < sinter_graph_num_inputs(g); i++)
     if (!sinter_type_is_static(vtype(sinter_graph_input(g, i))))
