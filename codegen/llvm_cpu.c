@@ -474,8 +474,11 @@ static sinter_status_t emit_memcpy(cg_t *cg, const sinter_value_t *in, const sin
 
 /* ---- lowering: convolution and GEMM ----------------------------------------------------- */
 
-static sinter_status_t conv_shape(const sinter_node_t *node, sinter_k_conv_shape_t *s) {
-  const sinter_value_t *x = sinter_node_input(node, 0), *w = sinter_node_input(node, 1);
+/* The geometry of a convolution node with X at input 0 and W at input w_index
+ * (1 for Conv and FusedConv, 3 for QLinearConvAct). */
+static sinter_status_t conv_shape(const sinter_node_t *node, int32_t w_index,
+                                  sinter_k_conv_shape_t *s) {
+  const sinter_value_t *x = sinter_node_input(node, 0), *w = sinter_node_input(node, w_index);
   const sinter_value_t *y = sinter_node_output(node, 0);
   int32_t nd = vtype(x)->rank - 2;
   if (nd < 1 || nd > 2)
@@ -522,7 +525,7 @@ static sinter_status_t lower_conv(cg_t *cg, const sinter_node_t *node) {
   act_t a = {0};
   if (sinter_node_op(node) == SINTER_OP_FUSED_CONV) SINTER_TRY(read_epilogue(node, &a));
   sinter_k_conv_shape_t s;
-  SINTER_TRY(conv_shape(node, &s));
+  SINTER_TRY(conv_shape(node, 1, &s));
   size_t psize = sinter_k_conv2d_f32_packed_size(&s);
   float *packed = aligned_alloc(64, (psize + 63) & ~(size_t)63);
   if (!packed) return SINTER_ERROR(SINTER_OUT_OF_MEMORY, "packing conv weights");
@@ -1400,28 +1403,7 @@ static sinter_status_t lower_qconv(cg_t *cg, const sinter_node_t *node) {
   sinter_dtype_t xd = q.xd, yd = q.yd;
   int32_t xz = q.xz, yz = q.yz;
   sinter_k_conv_shape_t s;
-  {
-    /* The geometry as conv_shape reads it, with W at input 3. */
-    const sinter_value_t *x = in[0], *w = in[3];
-    int32_t nd = vtype(x)->rank - 2;
-    if (nd < 1 || nd > 2) return NODE_ERR(node, SINTER_UNSUPPORTED, "only 1-D and 2-D conv");
-    int64_t wk[2] = {dim(w, 2), nd == 2 ? dim(w, 3) : 0};
-    nn_window_t win;
-    SINTER_TRY(sinter_nn_read_window(node, nd, wk, false, &win));
-    nn_geom_t geo;
-    int64_t ins[2] = {dim(x, 2), nd == 2 ? dim(x, 3) : 0};
-    SINTER_TRY(sinter_nn_forward_geom(&win, ins, &geo));
-    memset(&s, 0, sizeof s);
-    s.C = dim(x, 1), s.M = dim(w, 0);
-    s.H = geo.in[1], s.W = geo.in[2], s.OH = geo.out[1], s.OW = geo.out[2];
-    s.KH = geo.k[1], s.KW = geo.k[2], s.stride_h = geo.s[1], s.stride_w = geo.s[2];
-    s.dil_h = geo.d[1], s.dil_w = geo.d[2];
-    s.pad_t = geo.pb[1], s.pad_l = geo.pb[2], s.pad_b = geo.pe[1], s.pad_r = geo.pe[2];
-    s.group = sinter_node_attr_int(node, "group", 1);
-    if (s.group < 1 || s.C % s.group || s.M % s.group || dim(w, 1) * s.group != s.C ||
-        dim(x, 0) * s.M * s.OH * s.OW != numel(y))
-      return NODE_ERR(node, SINTER_INVALID_MODEL, "inconsistent convolution geometry");
-  }
+  SINTER_TRY(conv_shape(node, 3, &s));
   qweights_t w;
   SINTER_TRY(qw_prepare(node, &q, s.M, sinter_k_qconv2d_packed_size(&s), &w));
   sinter_k_qconv2d_pack(&s, w.w8, w.zps, in[8] ? w.bias : NULL, xz, xd == SINTER_DTYPE_I8, w.packed);
