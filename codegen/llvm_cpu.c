@@ -113,6 +113,10 @@ typedef struct cg_s {
   uint64_t embedded_bytes;
   int32_t n_globals;
   int64_t *in_sample_bytes, *out_sample_bytes;
+  /* Profiling (opts->profile): the per-node ns counters, the node names, and
+   * the timespec slot of the entry. */
+  LLVMValueRef prof_ns, prof_names, prof_ts;
+  int32_t n_prof;
 } cg_t;
 
 #define NODE_ERR(node, code, ...) node_error((node), (code), __FILE__, __LINE__, __VA_ARGS__)
@@ -1941,6 +1945,9 @@ static sinter_status_t build_descriptor(cg_t *cg, const sinter_batch_spec_t *spe
       weights_file ? const_str(cg, weights_file) : cnull(cg),
       ci64(cg, (int64_t)cg->wlen),
       ext,
+      ci32(cg, cg->n_prof),
+      cg->prof_names ? cg->prof_names : cnull(cg),
+      cg->prof_ns ? cg->prof_ns : cnull(cg),
   };
   LLVMValueRef init = LLVMConstStructInContext(cg->ctx, f, sizeof f / sizeof f[0], 0);
   LLVMValueRef g = LLVMAddGlobal(cg->mod, LLVMTypeOf(init), SINTER_ARTIFACT_SYMBOL);
@@ -1964,6 +1971,59 @@ static void internalize(cg_t *cg) {
   }
 }
 
+/* ---- profiling: wall time per node, added to a counter array in the library ------------ */
+
+static sinter_status_t profile_begin(cg_t *cg, LLVMBasicBlockRef entry, int32_t total) {
+  if (total <= 0) return NULL;
+  LLVMTypeRef arr = LLVMArrayType2(cg->i64, (uint64_t)total);
+  cg->prof_ns = LLVMAddGlobal(cg->mod, arr, "sinter_profile_ns");
+  LLVMSetInitializer(cg->prof_ns, LLVMConstNull(arr));
+  LLVMSetAlignment(cg->prof_ns, 64);
+  LLVMValueRef *names = malloc(sizeof *names * (size_t)total);
+  if (!names) return SINTER_ERROR(SINTER_OUT_OF_MEMORY, "profile names");
+  int32_t i = 0;
+  for (const sinter_node_t *n = sinter_graph_first_node(cg->g); n; n = sinter_node_next(n)) {
+    const char *name = sinter_node_name(n);
+    if ((!name || !*name) && sinter_node_num_outputs(n))
+      name = sinter_value_name(sinter_node_output(n, 0));
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s (%s)", name ? name : "", sinter_op_info(sinter_node_op(n))->name);
+    names[i++] = const_str(cg, buf);
+  }
+  LLVMValueRef init = LLVMConstArray2(cg->ptr, names, (uint64_t)total);
+  free(names);
+  cg->prof_names = LLVMAddGlobal(cg->mod, LLVMTypeOf(init), "sinter_profile_names");
+  LLVMSetInitializer(cg->prof_names, init);
+  LLVMSetGlobalConstant(cg->prof_names, 1);
+  cg->n_prof = total;
+  /* The timespec lives in the entry block, before the sample loop. */
+  LLVMBasicBlockRef here = LLVMGetInsertBlock(cg->b);
+  LLVMPositionBuilderBefore(cg->b, LLVMGetBasicBlockTerminator(entry));
+  LLVMTypeRef ts[] = {cg->i64, cg->i64};
+  cg->prof_ts = LLVMBuildAlloca(cg->b, LLVMStructTypeInContext(cg->ctx, ts, 2, 0), "ts");
+  LLVMPositionBuilderAtEnd(cg->b, here);
+  return NULL;
+}
+
+/* CLOCK_MONOTONIC now, in ns, through libc's clock_gettime. */
+static LLVMValueRef profile_now(cg_t *cg) {
+  LLVMTypeRef p[] = {cg->i32, cg->ptr};
+  LLVMTypeRef fty = LLVMFunctionType(cg->i32, p, 2, 0);
+  LLVMValueRef fn = LLVMGetNamedFunction(cg->mod, "clock_gettime");
+  if (!fn) fn = LLVMAddFunction(cg->mod, "clock_gettime", fty);
+  LLVMBuildCall2(cg->b, fty, fn, (LLVMValueRef[]){ci32(cg, 1 /* CLOCK_MONOTONIC */), cg->prof_ts},
+                 2, "");
+  LLVMValueRef sec = LLVMBuildLoad2(cg->b, cg->i64, cg->prof_ts, "sec");
+  LLVMValueRef nsec = LLVMBuildLoad2(cg->b, cg->i64, gep(cg, cg->prof_ts, ci64(cg, 8)), "nsec");
+  return LLVMBuildAdd(cg->b, LLVMBuildMul(cg->b, sec, ci64(cg, 1000000000), ""), nsec, "now");
+}
+
+static void profile_add(cg_t *cg, int32_t i, LLVMValueRef t0) {
+  LLVMValueRef dt = LLVMBuildSub(cg->b, profile_now(cg), t0, "dt");
+  LLVMValueRef slot = gep(cg, cg->prof_ns, ci64(cg, (int64_t)i * 8));
+  LLVMBuildAtomicRMW(cg->b, LLVMAtomicRMWBinOpAdd, slot, dt, LLVMAtomicOrderingMonotonic, 0);
+}
+
 /* Builds the entry: a loop over the batch whose body runs every node. */
 static sinter_status_t build_entry(cg_t *cg) {
   LLVMTypeRef params[] = {cg->ptr, cg->ptr, cg->ptr, cg->i64, cg->ptr, cg->ptr};
@@ -1983,8 +2043,11 @@ static sinter_status_t build_entry(cg_t *cg) {
   LLVMPositionBuilderAtEnd(cg->b, loop);
   cg->v_b = LLVMBuildPhi(cg->b, cg->i64, "b");
   int32_t total = sinter_graph_num_nodes(cg->g), i = 0;
+  if (cg->opts->profile) SINTER_TRY(profile_begin(cg, entry, total));
   for (sinter_node_t *n = sinter_graph_first_node(cg->g); n; n = sinter_node_next(n), i++) {
+    LLVMValueRef t0 = cg->prof_ns ? profile_now(cg) : NULL;
     SINTER_TRY(lower_node(cg, n));
+    if (t0) profile_add(cg, i, t0);
     if (cg->opts->progress) cg->opts->progress(cg->opts->progress_user, "lowering", i + 1, total);
   }
   /* A graph output that is an input or a constant is copied in. */

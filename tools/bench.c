@@ -35,7 +35,54 @@ static void usage(FILE *f) {
           "  --json               print one JSON object: model, backend, threads, batch,\n"
           "                       warmup, iters, p50_ms, p90_ms, p99_ms, mean_ms, min_ms,\n"
           "                       max_ms, throughput_per_s, peak_rss_mb, start_rss_mb (the\n"
-          "                       peak before loading the model: this process's own)\n");
+          "                       peak before loading the model: this process's own)\n"
+          "\n"
+          "An artifact compiled with 'sinter compile --profile' also gets a per-node table:\n"
+          "mean ms per timed run and share, then totals per operator (in JSON: 'profile',\n"
+          "an array of {node, mean_ms}). Timing adds two clock reads per node.\n");
+}
+
+/* The per-node table of an artifact compiled with --profile: every node in
+ * graph order with its mean ms per run and share of the mean latency, then the
+ * totals per operator, largest first. */
+static void print_profile(const sinter_artifact_t *a, long iters, double mean_ms) {
+  int32_t n = a->profile_count;
+  double total = 0;
+  for (int32_t i = 0; i < n; i++) total += (double)a->profile_ns[i] * 1e-6 / (double)iters;
+  printf("profile:    %d nodes, %.3f ms per run timed inside nodes (%.1f%% of the mean)\n", n,
+         total, mean_ms > 0 ? 100.0 * total / mean_ms : 0.0);
+  printf("  %9s %6s  node\n", "ms/run", "share");
+  for (int32_t i = 0; i < n; i++) {
+    double ms = (double)a->profile_ns[i] * 1e-6 / (double)iters;
+    printf("  %9.4f %5.1f%%  %s\n", ms, total > 0 ? 100.0 * ms / total : 0.0, a->profile_names[i]);
+  }
+  /* Per operator: the text in the names' trailing parentheses. */
+  typedef struct { char op[64]; double ms; int count; } op_row_t;
+  op_row_t *rows = calloc(n > 0 ? (size_t)n : 1, sizeof *rows);
+  int nr = 0;
+  for (int32_t i = 0; rows && i < n; i++) {
+    const char *open = strrchr(a->profile_names[i], '(');
+    char op[64];
+    snprintf(op, sizeof op, "%s", open ? open + 1 : "?");
+    char *close = strrchr(op, ')');
+    if (close) *close = 0;
+    int r = 0;
+    while (r < nr && strcmp(rows[r].op, op)) r++;
+    if (r == nr) snprintf(rows[nr++].op, sizeof rows[r].op, "%s", op);
+    rows[r].ms += (double)a->profile_ns[i] * 1e-6 / (double)iters;
+    rows[r].count++;
+  }
+  for (int i = 1; i < nr; i++)
+    for (int j = i; j > 0 && rows[j].ms > rows[j - 1].ms; j--) {
+      op_row_t tmp = rows[j];
+      rows[j] = rows[j - 1];
+      rows[j - 1] = tmp;
+    }
+  printf("  per operator:\n");
+  for (int i = 0; i < nr; i++)
+    printf("  %9.4f %5.1f%%  %s x%d\n", rows[i].ms, total > 0 ? 100.0 * rows[i].ms / total : 0.0,
+           rows[i].op, rows[i].count);
+  free(rows);
 }
 
 /* One timed target: a session with bound inputs, or an interpreter. */
@@ -287,12 +334,15 @@ int cmd_bench(int argc, char **argv) {
   }
   if (st) goto fail;
   int used_threads = artifact ? (int)sinter_rt_session_num_threads(t.session) : 1;
+  const sinter_artifact_t *prof = artifact ? sinter_rt_session_artifact(t.session) : NULL;
+  if (prof && !SINTER_ARTIFACT_HAS_PROFILE(prof)) prof = NULL;
   bool progress = isatty(2);
   long total = warmup + iters;
   for (long k = 0; k < total; k++) {
     if (progress && (k % 10 == 0 || k == total - 1))
       fprintf(stderr, "\r%s %ld/%ld", k < warmup ? "warmup" : "timing",
               k < warmup ? k + 1 : k - warmup + 1, k < warmup ? warmup : iters);
+    if (k == warmup && prof) memset(prof->profile_ns, 0, sizeof(uint64_t) * (size_t)prof->profile_count);
     double t0 = now_ms();
     st = run_once(&t);
     double t1 = now_ms();
@@ -331,6 +381,16 @@ int cmd_bench(int argc, char **argv) {
     json_object_set_new(o, "throughput_per_s", json_real(tput));
     json_object_set_new(o, "peak_rss_mb", json_real(rss_mb));
     json_object_set_new(o, "start_rss_mb", json_real(rss0_mb));
+    if (prof) {
+      json_t *a = json_array();
+      for (int32_t i = 0; i < prof->profile_count; i++) {
+        json_t *e = json_object();
+        json_object_set_new(e, "node", json_string(prof->profile_names[i]));
+        json_object_set_new(e, "mean_ms", json_real((double)prof->profile_ns[i] * 1e-6 / (double)iters));
+        json_array_append_new(a, e);
+      }
+      json_object_set_new(o, "profile", a);
+    }
     char *text = json_dumps(o, JSON_REAL_PRECISION(6));
     printf("%s\n", text ? text : "{}");
     free(text);
@@ -352,6 +412,7 @@ int cmd_bench(int argc, char **argv) {
     printf("            mean %.3f ms  min %.3f ms  max %.3f ms\n", mean, lat[0], lat[iters - 1]);
     printf("throughput: %.2f inferences/s\n", tput);
     printf("peak RSS:   %.1f MB (%.1f MB before loading the model)\n", rss_mb, rss0_mb);
+    if (prof) print_profile(prof, iters, mean);
   }
   goto done;
 fail:

@@ -15,7 +15,7 @@ static void usage(FILE *f) {
           "usage: sinter compile MODEL -o OUT.so [-O0|-O1|-O2|--passes P]\n"
           "                      [--quantize int8 --calib DIR [--method M]]\n"
           "                      [--cpu NAME] [--features F] [--weights embed|external]\n"
-          "                      [--batch N] [--report] [-q]\n"
+          "                      [--batch N] [--profile] [--report] [-q]\n"
           "\n"
           "Compiles MODEL (.onnx or .sir) into a shared library that libsinter_rt loads\n"
           "(`sinter run OUT.so`, `sinter bench OUT.so`, or the C API).\n"
@@ -33,6 +33,8 @@ static void usage(FILE *f) {
           "                      OUT.weights beside it, mapped by the runtime at load\n"
           "  --batch N           fix the batch at N (default: dynamic when the inputs have a\n"
           "                      symbolic dim 0; samples then run one after another)\n"
+          "  --profile           time every node at run time; `sinter bench OUT.so` then\n"
+          "                      prints a per-node and per-operator table\n"
           "  --report            print the memory plan, sizes and timings\n"
           "  -q                  no progress output\n"
           "  -o OUT.so           the library to write (written atomically)\n");
@@ -130,6 +132,8 @@ int cmd_compile(int argc, char **argv) {
       }
     } else if (!strcmp(a, "--report")) {
       report = true;
+    } else if (!strcmp(a, "--profile")) {
+      o.profile = true;
     } else if (!strcmp(a, "-q")) {
       quiet = true;
     } else if (a[0] == '-' || path) {
@@ -175,9 +179,9 @@ int cmd_compile(int argc, char **argv) {
   if (!st && qdq) st = run_pipeline(g, "canonicalize,fold-constants,fold-qdq,dce");
   if (!st && strcmp(pipeline, "-O0")) st = run_pipeline(g, pipeline);
   double t1 = now_s();
-  snprintf(recipe, sizeof recipe, "%s%s%s; cpu=%s; weights=%s; batch=%s",
+  snprintf(recipe, sizeof recipe, "%s%s%s; cpu=%s; weights=%s; batch=%s%s",
            quant ? "quantize int8, " : "", qdq ? "fold-qdq, " : "", pipeline, o.cpu ? o.cpu : "native", weights,
-           spec.dynamic ? "dynamic" : "fixed");
+           spec.dynamic ? "dynamic" : "fixed", o.profile ? "; profile" : "");
   o.recipe = recipe;
   o.batch = &spec;
   progress_t pr = {.on = !quiet && isatty(2)};

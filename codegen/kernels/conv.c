@@ -1395,6 +1395,43 @@ static void ct_pack_task(void *vctx, int64_t t0, int64_t t1) {
  * weight panel stays in L1 while every tile uses it; the partial sums wait in
  * part, and the tiles are stored transposed. */
 enum { CT_KC = 128 };
+
+/* Stores a panel's sums, part[r * NR + j] for position r and channel j0 + j,
+ * transposed 16 x 16 in registers: y = act((part + z) + bias) per channel
+ * row, the same operations in the same order as one element at a time. */
+static inline __attribute__((always_inline)) void ct_store(const ct_ctx_t *c, const float *part,
+                                                           int64_t j0, int64_t nr, int64_t ohw,
+                                                           int32_t act, float p0, float p1) {
+  for (int64_t jv = 0; jv < nr; jv += 16) {
+    int64_t nj = gk_min(16, nr - jv);
+    for (int64_t r0 = 0; r0 < ohw; r0 += 16) {
+      int64_t nrow = gk_min(16, ohw - r0);
+      gk_v16f v[16];
+      for (int i = 0; i < 16; i++) {
+        v[i] = (gk_v16f){0};
+        if (i < nrow) GK_LOAD(v[i], part + (r0 + i) * GK_NR + jv);
+      }
+      dc_transpose(v);
+      for (int64_t j = 0; j < nj; j++) {
+        int64_t m = j0 + jv + j;
+        gk_v16f x = v[j], t;
+        if (c->z) {
+          dc_load_n(&t, c->z + m * ohw + r0, nrow);
+          x += t;
+        }
+        float b = c->bias ? c->bias[m] : 0.0f;
+        gk_v16f bv = GK_SPLAT(b);
+        x += bv;
+        if (gk_act_is_simple(act))
+          GK_ACT_VEC(x, act, p0, p1);
+        else
+          for (int l = 0; l < 16; l++) x[l] = sinter_k_act(x[l], act, p0, p1);
+        dc_store_n(c->y + m * ohw + r0, &x, nrow);
+      }
+    }
+  }
+}
+
 static void ct_task(void *vctx, int64_t t0, int64_t t1) {
   const ct_ctx_t *c = vctx;
   const sinter_k_conv_shape_t *s = c->s;
@@ -1418,16 +1455,7 @@ static void ct_task(void *vctx, int64_t t0, int64_t t1) {
           for (int64_t q = 0; q < mr * GK_NR; q++) pt[q] += tile[q];
       }
     }
-    for (int64_t j = 0; j < nr; j++) {
-      int64_t m = j0 + j;
-      float b = c->bias ? c->bias[m] : 0.0f;
-      float *yr = c->y + m * ohw;
-      const float *zr = c->z ? c->z + m * ohw : NULL;
-      for (int64_t r = 0; r < ohw; r++) {
-        float v = part[r * GK_NR + j] + (zr ? zr[r] : 0.0f);
-        yr[r] = sinter_k_act(v + b, act, p0, p1);
-      }
-    }
+    ct_store(c, part, j0, nr, ohw, act, p0, p1);
   }
 }
 

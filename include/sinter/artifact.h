@@ -114,7 +114,20 @@ typedef struct sinter_artifact_s {
   const char *weights_file;
   uint64_t weights_size;
   sinter_art_run_ext_fn run_ext;
+  /* Appended: per-node timing, present when struct_size covers it and the
+   * artifact was compiled with profiling (sinter compile --profile), else
+   * profile_count is 0. Every run adds each node's wall time in ns to
+   * profile_ns[i] (atomically, so concurrent runs add up); a reader may zero
+   * the counters between runs. profile_names[i] is "NAME (Op)". */
+  int32_t profile_count;
+  const char *const *profile_names;
+  uint64_t *profile_ns;
 } sinter_artifact_t;
+
+/* Whether desc carries the profiling fields and was compiled with them. */
+#define SINTER_ARTIFACT_HAS_PROFILE(desc)                                                        \
+  ((desc)->struct_size >= offsetof(sinter_artifact_t, profile_ns) + sizeof(uint64_t *) &&        \
+   (desc)->profile_count > 0 && (desc)->profile_ns)
 
 /* The descriptor size before the appended weights fields. */
 #define SINTER_ARTIFACT_MIN_SIZE (offsetof(sinter_artifact_t, run) + sizeof(sinter_art_run_fn))

@@ -125,6 +125,7 @@ typedef struct sinter_cpu_options_s {
   const sinter_batch_spec_t *batch; /* from sinter_codegen_specialize_batch; NULL: static */
   const char *linker;     /* the C compiler driver that links; NULL: "cc" */
   const char *llvm_passes; /* NULL: "default<O3>" */
+  bool profile;            /* time every node into the descriptor's profile counters */
   /* Called as work proceeds (stage names: lowering, optimizing, emitting,
    * linking); may be NULL. */
   void (*progress)(void *user, const char *stage, int64_t done, int64_t total);

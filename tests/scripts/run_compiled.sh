@@ -60,6 +60,27 @@ else
   fail "sinter compile demo.onnx"
 fi
 
+echo "== sinter compile --profile demo.onnx; sinter bench --json"
+if "$sinter" compile "$demo/demo.onnx" --profile -q -o "$work/demo_prof.so" &&
+  "$sinter" bench "$work/demo_prof.so" --json --threads 1 --iters 20 >"$work/prof.json" &&
+  "$sinter" bench "$work/demo.so" --json --threads 1 --iters 5 >"$work/noprof.json"; then
+  "$sinter" run "$work/demo_prof.so" --input "image=$demo/input.npy" --output-dir "$work/demo_prof" -q &&
+    compare "$work/demo_prof/scores.npy" "$work/demo_ref/scores.npy" || fail "profiled demo.so differs"
+  "$py" - "$work/prof.json" "$work/noprof.json" <<'EOF' || fail "bench profile"
+import json, sys
+p, q = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+prof = p.get("profile")
+assert prof and all(e["node"].endswith(")") and e["mean_ms"] >= 0 for e in prof), prof
+# every node's time lies inside the run: the sum cannot exceed the mean latency
+total = sum(e["mean_ms"] for e in prof)
+assert 0 < total <= p["mean_ms"] * 1.0001, (total, p["mean_ms"])
+assert "profile" not in q, "an artifact compiled without --profile reported a profile"
+print(f"  profile: {len(prof)} nodes, {total:.4f} of {p['mean_ms']:.4f} ms per run")
+EOF
+else
+  fail "sinter compile --profile / bench"
+fi
+
 digits="$models/digits_cnn"
 if [ -n "$models" ] && [ -f "$digits/model.onnx" ]; then
   echo "== sinter compile -O2 digits_cnn"
