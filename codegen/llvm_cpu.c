@@ -516,6 +516,83 @@ static LLVMValueRef image_ptr(cg_t *cg, LLVMValueRef p, int64_t i, int64_t bytes
   return i == 0 || LLVMIsNull(p) ? p : gep(cg, p, ci64(cg, i * bytes));
 }
 
+/* The pointwise conv a and the depthwise conv after it, when the kernels run
+ * them as one call (sinter_k_conv2d_pw_dw_f32): a's output feeds only the
+ * next node, both are f32 with constant weights and no residual, one image.
+ * *out_b is that next node. */
+static bool pw_dw_pair(const sinter_node_t *a, const sinter_node_t **out_b) {
+  const sinter_node_t *b = sinter_node_next(a);
+  if (!b) return false;
+  const sinter_node_t *n[2] = {a, b};
+  sinter_k_conv_shape_t s[2];
+  act_t e[2];
+  for (int i = 0; i < 2; i++) {
+    sinter_op_t op = sinter_node_op(n[i]);
+    if ((op != SINTER_OP_CONV && op != SINTER_OP_FUSED_CONV) || sinter_node_num_inputs(n[i]) > 3 ||
+        sinter_node_num_inputs(n[i]) < 2 || sinter_node_num_outputs(n[i]) != 1)
+      return false;
+    const sinter_value_t *x = sinter_node_input(n[i], 0), *w = sinter_node_input(n[i], 1);
+    if (vtype(x)->dtype != SINTER_DTYPE_F32 || vtype(x)->rank != 4 || dim(x, 0) != 1 ||
+        !is_const(w))
+      return false;
+    if (sinter_node_num_inputs(n[i]) > 2 && sinter_node_input(n[i], 2) &&
+        !is_const(sinter_node_input(n[i], 2)))
+      return false;
+    e[i] = (act_t){0};
+    if (op == SINTER_OP_FUSED_CONV && read_epilogue(n[i], &e[i])) return false;
+    if (conv_shape(n[i], 1, &s[i])) return false;
+  }
+  const sinter_value_t *mid = sinter_node_output(a, 0);
+  if (sinter_node_input(b, 0) != mid || sinter_value_num_uses(mid) != 1 ||
+      sinter_value_is_graph_output(mid))
+    return false;
+  if (!sinter_k_conv2d_pw_dw_f32_fusable(&s[0], e[0].act, &s[1], e[1].act)) return false;
+  *out_b = b;
+  return true;
+}
+
+static bool joins_next(void *user, const sinter_node_t *node) {
+  (void)user;
+  const sinter_node_t *b;
+  return pw_dw_pair(node, &b);
+}
+
+/* Packs a conv's weights for sinter_k_conv2d_f32 into a blob. */
+static sinter_status_t conv_weights(cg_t *cg, const sinter_node_t *node,
+                                    const sinter_k_conv_shape_t *s, LLVMValueRef *out) {
+  size_t psize = sinter_k_conv2d_f32_packed_size(s);
+  float *packed = aligned_alloc(64, (psize + 63) & ~(size_t)63);
+  if (!packed) return SINTER_ERROR(SINTER_OUT_OF_MEMORY, "packing conv weights");
+  size_t wn = 0;
+  sinter_k_conv2d_f32_pack(s, sinter_value_data(sinter_node_input(node, 1), &wn), packed);
+  sinter_status_t st = packed_ptr(cg, packed, psize, out);
+  free(packed);
+  return st;
+}
+
+static sinter_status_t lower_pw_dw(cg_t *cg, const sinter_node_t *a, const sinter_node_t *b) {
+  const sinter_node_t *n[2] = {a, b};
+  sinter_k_conv_shape_t s[2];
+  act_t e[2] = {{0}, {0}};
+  LLVMValueRef w[2], bias[2], shape[2];
+  for (int i = 0; i < 2; i++) {
+    if (sinter_node_op(n[i]) == SINTER_OP_FUSED_CONV) SINTER_TRY(read_epilogue(n[i], &e[i]));
+    SINTER_TRY(conv_shape(n[i], 1, &s[i]));
+    SINTER_TRY(conv_weights(cg, n[i], &s[i], &w[i]));
+    SINTER_TRY(value_ptr(cg, sinter_node_num_inputs(n[i]) > 2 ? sinter_node_input(n[i], 2) : NULL,
+                         &bias[i]));
+    shape[i] = const_i64s(cg, (const int64_t *)&s[i], sizeof s[i] / sizeof(int64_t));
+  }
+  LLVMValueRef px, pm, py;
+  SINTER_TRY(value_ptr(cg, sinter_node_input(a, 0), &px));
+  SINTER_TRY(value_ptr(cg, sinter_node_output(a, 0), &pm));
+  SINTER_TRY(value_ptr(cg, sinter_node_output(b, 0), &py));
+  LLVMValueRef args[] = {shape[0], shape[1], px, w[0], bias[0], ci32(cg, e[0].act),
+                         cf32(cg, e[0].p0), cf32(cg, e[0].p1), w[1], bias[1], pm, py,
+                         ci32(cg, e[1].act), cf32(cg, e[1].p0), cf32(cg, e[1].p1), cg->p_exec};
+  return call_kernel(cg, "sinter_k_conv2d_pw_dw_f32", args, 16);
+}
+
 static sinter_status_t lower_conv(cg_t *cg, const sinter_node_t *node) {
   int32_t nin = sinter_node_num_inputs(node);
   const sinter_value_t *x = sinter_node_input(node, 0), *w = sinter_node_input(node, 1);
@@ -530,15 +607,8 @@ static sinter_status_t lower_conv(cg_t *cg, const sinter_node_t *node) {
   if (sinter_node_op(node) == SINTER_OP_FUSED_CONV) SINTER_TRY(read_epilogue(node, &a));
   sinter_k_conv_shape_t s;
   SINTER_TRY(conv_shape(node, 1, &s));
-  size_t psize = sinter_k_conv2d_f32_packed_size(&s);
-  float *packed = aligned_alloc(64, (psize + 63) & ~(size_t)63);
-  if (!packed) return SINTER_ERROR(SINTER_OUT_OF_MEMORY, "packing conv weights");
-  size_t wn = 0;
-  sinter_k_conv2d_f32_pack(&s, sinter_value_data(w, &wn), packed);
   LLVMValueRef pw, px, pb, pz, py;
-  sinter_status_t st = packed_ptr(cg, packed, psize, &pw);
-  free(packed);
-  SINTER_TRY(st);
+  SINTER_TRY(conv_weights(cg, node, &s, &pw));
   SINTER_TRY(value_ptr(cg, x, &px));
   SINTER_TRY(value_ptr(cg, bias, &pb));
   SINTER_TRY(value_ptr(cg, z, &pz));
@@ -2046,6 +2116,15 @@ static sinter_status_t build_entry(cg_t *cg) {
   if (cg->opts->profile) SINTER_TRY(profile_begin(cg, entry, total));
   for (sinter_node_t *n = sinter_graph_first_node(cg->g); n; n = sinter_node_next(n), i++) {
     LLVMValueRef t0 = cg->prof_ns ? profile_now(cg) : NULL;
+    const sinter_node_t *b;
+    if (pw_dw_pair(n, &b)) {
+      /* one call for both; the profile counts it under the first */
+      SINTER_TRY(lower_pw_dw(cg, n, b));
+      if (t0) profile_add(cg, i, t0);
+      n = sinter_node_next(n);
+      i++;
+      continue;
+    }
     SINTER_TRY(lower_node(cg, n));
     if (t0) profile_add(cg, i, t0);
     if (cg->opts->progress) cg->opts->progress(cg->opts->progress_user, "lowering", i + 1, total);
@@ -2173,7 +2252,7 @@ sinter_status_t sinter_compile_cpu(sinter_graph_t *graph, const sinter_cpu_optio
   cg.ptr = LLVMPointerTypeInContext(cg.ctx, 0);
   cg.voidt = LLVMVoidTypeInContext(cg.ctx);
   if ((st = sample_bytes(&cg))) goto done;
-  sinter_memplan_options_t mo = {.alignment = 64};
+  sinter_memplan_options_t mo = {.alignment = 64, .joins_next = joins_next};
   if ((st = sinter_memplan_create(graph, &mo, &cg.plan))) goto done;
   cg.scratch_off = sinter_memplan_arena_size(cg.plan);
   if ((st = build_entry(&cg))) goto done;

@@ -208,6 +208,7 @@ static sinter_status_t build(sinter_memplan_t *plan, const sinter_memplan_option
       for (int32_t u = 0; u < v->n_uses; u++) {
         const sinter_node_t *user = v->uses[u].node;
         int32_t up = user && user->id < n_node_ids ? pos_of_node[user->id] : -1;
+        if (up >= 0 && o->joins_next && user->next && o->joins_next(o->joins_next_user, user)) up++;
         if (up < pos) {
           char vd[512];
           st = SINTER_ERROR(SINTER_INVALID_MODEL,

@@ -105,6 +105,27 @@ void sinter_k_conv2d_f32(const sinter_k_conv_shape_t *s, const float *x, const f
                          const float *bias, const float *z, float *y, void *scratch, int32_t act,
                          float p0, float p1, const sinter_art_exec_t *exec);
 
+/* A pointwise conv (1x1, stride 1, no pad, one group: C -> E channels) whose
+ * output feeds only a 3x3 depthwise conv (E channels), run together: on one
+ * thread the pointwise output goes, a band of rows at a time, to a ring of
+ * rows in mid and the depthwise conv reads it from there while it is still in
+ * cache, instead of a round trip of the whole E x H x W map through memory.
+ * The results are bit for bit those of the two sinter_k_conv2d_f32 calls,
+ * which is what runs with more than one thread (mid then holds the whole
+ * map). Returns 1 when the pair qualifies (acts simple, weights packed for
+ * sinter_k_conv2d_f32, no scratch, no residual on either, a map too large to
+ * stay in L2). */
+int sinter_k_conv2d_pw_dw_f32_fusable(const sinter_k_conv_shape_t *pw, int32_t pw_act,
+                                      const sinter_k_conv_shape_t *dw, int32_t dw_act);
+
+/* y = act(dw(act_pw(pw(x) + pw_bias)) + dw_bias). mid has E x H x W floats
+ * (64-byte aligned); it is clobbered. */
+void sinter_k_conv2d_pw_dw_f32(const sinter_k_conv_shape_t *pw, const sinter_k_conv_shape_t *dw,
+                               const float *x, const float *pw_wp, const float *pw_bias,
+                               int32_t pw_act, float pw_p0, float pw_p1, const float *dw_wp,
+                               const float *dw_bias, float *mid, float *y, int32_t act, float p0,
+                               float p1, const sinter_art_exec_t *exec);
+
 /* ---- int8 (qgemm.c, qconv.c, quant.c) --------------------------------------------------- */
 
 /* Whether AMX tiles may be used: 1 when the CPU has AMX-INT8 and the kernel

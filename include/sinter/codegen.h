@@ -31,6 +31,11 @@ typedef struct sinter_memplan_options_s {
   const char *batch_symbol;
   /* The size substituted for batch_symbol; must be >= 1 when batch_symbol is set. */
   int64_t batch_size;
+  /* Optional: true when node runs together with the node after it (a fused
+   * kernel call), so the values node reads stay live through that node too
+   * and never share bytes with what it writes. */
+  bool (*joins_next)(void *user, const sinter_node_t *node);
+  void *joins_next_user;
 } sinter_memplan_options_t;
 
 /* A memory plan: an offset and size in one activation arena for every node

@@ -443,6 +443,69 @@ START_TEST(test_conv_threads_bitwise) {
 }
 END_TEST
 
+/* The fused pointwise -> depthwise call against the two convs it replaces:
+ * bit for bit, on the fused path (checked to be taken), and on the fallbacks
+ * (a pair that does not qualify, and any pair with threads). */
+typedef struct pwdw_case_s {
+  int64_t C, H, W, E, S;
+  int pw_act, dw_act; /* kActs indices */
+  int fusable;        /* expected from sinter_k_conv2d_pw_dw_f32_fusable */
+} pwdw_case_t;
+
+static void check_pwdw(const pwdw_case_t *t, const sinter_art_exec_t *exec) {
+  sinter_k_conv_shape_t a = {.C = t->C, .H = t->H, .W = t->W, .M = t->E, .OH = t->H, .OW = t->W,
+                             .KH = 1, .KW = 1, .stride_h = 1, .stride_w = 1, .dil_h = 1,
+                             .dil_w = 1, .group = 1};
+  sinter_k_conv_shape_t b = {.C = t->E, .H = t->H, .W = t->W, .M = t->E, .KH = 3, .KW = 3,
+                             .stride_h = t->S, .stride_w = t->S, .pad_t = 1, .pad_l = 1,
+                             .pad_b = 1, .pad_r = 1, .dil_h = 1, .dil_w = 1, .group = t->E};
+  b.OH = (t->H - 1) / t->S + 1;
+  b.OW = (t->W - 1) / t->S + 1;
+  int32_t act1 = kActs[t->pw_act].act, act2 = kActs[t->dw_act].act;
+  float q0 = kActs[t->pw_act].p0, q1 = kActs[t->pw_act].p1;
+  float p0 = kActs[t->dw_act].p0, p1 = kActs[t->dw_act].p1;
+  ck_assert_int_eq(sinter_k_conv2d_pw_dw_f32_fusable(&a, act1, &b, act2), t->fusable);
+  ck_assert_int_eq(sinter_k_conv2d_f32_scratch_size(&a) + sinter_k_conv2d_f32_scratch_size(&b), 0);
+  const int64_t nm = t->E * t->H * t->W, ny = t->E * b.OH * b.OW;
+  float *x = rnd_buf(t->C * t->H * t->W, 31), *w1 = rnd_buf(t->E * t->C, 32);
+  float *w2 = rnd_buf(t->E * 9, 33), *b1 = rnd_buf(t->E, 34), *b2 = rnd_buf(t->E, 35);
+  float *wp1 = aligned_buf(sinter_k_conv2d_f32_packed_size(&a));
+  float *wp2 = aligned_buf(sinter_k_conv2d_f32_packed_size(&b));
+  sinter_k_conv2d_f32_pack(&a, w1, wp1);
+  sinter_k_conv2d_f32_pack(&b, w2, wp2);
+  float *mid = aligned_buf(sizeof(float) * (size_t)nm), *y1 = aligned_buf(sizeof(float) * (size_t)ny);
+  float *y2 = aligned_buf(sizeof(float) * (size_t)ny);
+  sinter_k_conv2d_f32(&a, x, wp1, b1, NULL, mid, NULL, act1, q0, q1, NULL);
+  sinter_k_conv2d_f32(&b, mid, wp2, b2, NULL, y1, NULL, act2, p0, p1, NULL);
+  memset(mid, 0xff, sizeof(float) * (size_t)nm); /* NaNs: the ring must not read stale rows */
+  sinter_k_conv2d_pw_dw_f32(&a, &b, x, wp1, b1, act1, q0, q1, wp2, b2, mid, y2, act2, p0, p1,
+                            exec);
+  for (int64_t i = 0; i < ny; i++)
+    ck_assert_msg(memcmp(&y1[i], &y2[i], sizeof(float)) == 0,
+                  "pw->dw C%ld %ldx%ld E%ld s%ld%s: element %ld: %.9g fused, %.9g separate",
+                  (long)t->C, (long)t->H, (long)t->W, (long)t->E, (long)t->S,
+                  exec ? " threaded" : "", (long)i, y2[i], y1[i]);
+  free(x), free(w1), free(w2), free(b1), free(b2), free(wp1), free(wp2), free(mid), free(y1),
+      free(y2);
+}
+
+START_TEST(test_conv_pw_dw) {
+  static const pwdw_case_t cases[] = {
+      /* C, H, W, E, S, pw act, dw act, fusable */
+      {16, 64, 64, 64, 2, 2, 2, 1},  /* MobileNetV2-like: clip both */
+      {5, 80, 70, 50, 2, 1, 0, 1},   /* E % 8 != 0, panels cross rows, odd OW */
+      {24, 72, 72, 72, 2, 3, 1, 1},  /* leaky pw, relu dw */
+      {16, 64, 64, 64, 1, 2, 2, 0},  /* stride 1: two calls */
+      {16, 16, 16, 32, 2, 2, 2, 0},  /* small map: two calls */
+      {8, 64, 64, 64, 2, 4, 2, 0},   /* sigmoid pw: not a register epilogue */
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    check_pwdw(&cases[i], NULL);
+    check_pwdw(&cases[i], &kRevExec);
+  }
+}
+END_TEST
+
 /* The legacy unpacked entry that tests/unit/test_kernels_bc.c JITs. */
 void sinter_k_gemm_f32(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
                        int64_t ldb, float *C, int64_t ldc, const float *bias, int32_t act);
@@ -472,6 +535,7 @@ int main(void) {
   tcase_add_test(tc, test_matmul);
   tcase_add_test(tc, test_conv);
   tcase_add_test(tc, test_conv_threads_bitwise);
+  tcase_add_test(tc, test_conv_pw_dw);
   tcase_add_test(tc, test_legacy_gemm);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);

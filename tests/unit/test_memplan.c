@@ -204,6 +204,35 @@ START_TEST(chain) {
 }
 END_TEST
 
+/* The chain above with the node making b run together with the next (making
+ * c): a, which that node reads, stays live through c's producer, so a no
+ * longer shares c's bytes (a@0 and c@0 above). */
+static bool joins_b(void *user, const sinter_node_t *node) {
+  return sinter_node_output(node, 0) == (const sinter_value_t *)user;
+}
+
+START_TEST(joins_next) {
+  sinter_value_t *x;
+  sinter_graph_t *g = new_graph(&x);
+  sinter_value_t *a = unary(g, "a", x, 1000), *b = unary(g, "b", a, 2000),
+                 *c = unary(g, "c", b, 3000), *d = unary(g, "d", c, 500),
+                 *out = unary(g, "out", d, 64);
+  CK_OK(sinter_graph_add_output(g, out));
+  sinter_memplan_options_t o = {.joins_next = joins_b, .joins_next_user = b};
+  sinter_memplan_t *p = NULL;
+  CK_OK(sinter_memplan_create(g, &o, &p));
+  sinter_memplan_buffer_t bf;
+  ck_assert(sinter_memplan_buffer(p, 0, &bf));
+  ck_assert_ptr_eq(bf.value, a);
+  ck_assert_int_eq(bf.last, 2);
+  size_t oa = offset_of(p, a), oc = offset_of(p, c);
+  ck_assert_msg(oa + 1000 <= oc || oc + 3000 <= oa, "a@%zu overlaps c@%zu", oa, oc);
+  ck_assert_uint_eq(sinter_memplan_arena_size(p), 3008 + 2048 + 1024); /* a, b, c live at 2 */
+  sinter_memplan_destroy(p);
+  sinter_graph_destroy(g);
+}
+END_TEST
+
 /* a(640) feeds b(1280) and c(1920); d(256) = b + c. Lifetimes a[0,2] b[1,3] c[2,3] d[3,4].
  * c@0, b@1920, a@3200 (overlaps both), d@3200 (a is dead by then). Arena 3840 = a+b+c at
  * position 2; naive 4096. */
@@ -585,6 +614,7 @@ static Suite *suite(void) {
   Suite *s = suite_create("memplan");
   TCase *tc = tcase_create("hand");
   tcase_add_test(tc, chain);
+  tcase_add_test(tc, joins_next);
   tcase_add_test(tc, diamond);
   tcase_add_test(tc, multi_output);
   tcase_add_test(tc, used_far_later);
