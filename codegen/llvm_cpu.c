@@ -516,45 +516,51 @@ static LLVMValueRef image_ptr(cg_t *cg, LLVMValueRef p, int64_t i, int64_t bytes
   return i == 0 || LLVMIsNull(p) ? p : gep(cg, p, ci64(cg, i * bytes));
 }
 
-/* The pointwise conv a and the depthwise conv after it, when the kernels run
- * them as one call (sinter_k_conv2d_pw_dw_f32): a's output feeds only the
- * next node, both are f32 with constant weights and no residual, one image.
- * *out_b is that next node. */
-static bool pw_dw_pair(const sinter_node_t *a, const sinter_node_t **out_b) {
+/* Two convs that the kernels run as one call: a pointwise conv and the
+ * depthwise conv after it (sinter_k_conv2d_pw_dw_f32), or a depthwise conv
+ * and the pointwise conv after it (sinter_k_conv2d_dw_pw_f32). a's output
+ * feeds only the next node b; both are f32 with constant weights, one image,
+ * and only the second may take a residual Z. */
+typedef enum { PAIR_NONE, PAIR_PW_DW, PAIR_DW_PW } pair_kind_t;
+
+static pair_kind_t fused_pair(const sinter_node_t *a, const sinter_node_t **out_b) {
   const sinter_node_t *b = sinter_node_next(a);
-  if (!b) return false;
+  if (!b) return PAIR_NONE;
   const sinter_node_t *n[2] = {a, b};
   sinter_k_conv_shape_t s[2];
   act_t e[2];
   for (int i = 0; i < 2; i++) {
     sinter_op_t op = sinter_node_op(n[i]);
-    if ((op != SINTER_OP_CONV && op != SINTER_OP_FUSED_CONV) || sinter_node_num_inputs(n[i]) > 3 ||
-        sinter_node_num_inputs(n[i]) < 2 || sinter_node_num_outputs(n[i]) != 1)
-      return false;
+    int32_t nin = sinter_node_num_inputs(n[i]);
+    if ((op != SINTER_OP_CONV && op != SINTER_OP_FUSED_CONV) || nin < 2 || nin > 3 + i ||
+        sinter_node_num_outputs(n[i]) != 1)
+      return PAIR_NONE;
     const sinter_value_t *x = sinter_node_input(n[i], 0), *w = sinter_node_input(n[i], 1);
     if (vtype(x)->dtype != SINTER_DTYPE_F32 || vtype(x)->rank != 4 || dim(x, 0) != 1 ||
         !is_const(w))
-      return false;
-    if (sinter_node_num_inputs(n[i]) > 2 && sinter_node_input(n[i], 2) &&
-        !is_const(sinter_node_input(n[i], 2)))
-      return false;
+      return PAIR_NONE;
+    if (nin > 2 && sinter_node_input(n[i], 2) && !is_const(sinter_node_input(n[i], 2)))
+      return PAIR_NONE;
     e[i] = (act_t){0};
-    if (op == SINTER_OP_FUSED_CONV && read_epilogue(n[i], &e[i])) return false;
-    if (conv_shape(n[i], 1, &s[i])) return false;
+    if (op == SINTER_OP_FUSED_CONV && read_epilogue(n[i], &e[i])) return PAIR_NONE;
+    if (conv_shape(n[i], 1, &s[i])) return PAIR_NONE;
   }
   const sinter_value_t *mid = sinter_node_output(a, 0);
   if (sinter_node_input(b, 0) != mid || sinter_value_num_uses(mid) != 1 ||
       sinter_value_is_graph_output(mid))
-    return false;
-  if (!sinter_k_conv2d_pw_dw_f32_fusable(&s[0], e[0].act, &s[1], e[1].act)) return false;
+    return PAIR_NONE;
   *out_b = b;
-  return true;
+  if (sinter_node_num_inputs(b) <= 3 &&
+      sinter_k_conv2d_pw_dw_f32_fusable(&s[0], e[0].act, &s[1], e[1].act))
+    return PAIR_PW_DW;
+  if (sinter_k_conv2d_dw_pw_f32_fusable(&s[0], e[0].act, &s[1], e[1].act)) return PAIR_DW_PW;
+  return PAIR_NONE;
 }
 
 static bool joins_next(void *user, const sinter_node_t *node) {
   (void)user;
   const sinter_node_t *b;
-  return pw_dw_pair(node, &b);
+  return fused_pair(node, &b) != PAIR_NONE;
 }
 
 /* Packs a conv's weights for sinter_k_conv2d_f32 into a blob. */
@@ -570,7 +576,8 @@ static sinter_status_t conv_weights(cg_t *cg, const sinter_node_t *node,
   return st;
 }
 
-static sinter_status_t lower_pw_dw(cg_t *cg, const sinter_node_t *a, const sinter_node_t *b) {
+static sinter_status_t lower_pair(cg_t *cg, pair_kind_t kind, const sinter_node_t *a,
+                                  const sinter_node_t *b) {
   const sinter_node_t *n[2] = {a, b};
   sinter_k_conv_shape_t s[2];
   act_t e[2] = {{0}, {0}};
@@ -587,10 +594,18 @@ static sinter_status_t lower_pw_dw(cg_t *cg, const sinter_node_t *a, const sinte
   SINTER_TRY(value_ptr(cg, sinter_node_input(a, 0), &px));
   SINTER_TRY(value_ptr(cg, sinter_node_output(a, 0), &pm));
   SINTER_TRY(value_ptr(cg, sinter_node_output(b, 0), &py));
+  if (kind == PAIR_PW_DW) {
+    LLVMValueRef args[] = {shape[0], shape[1], px, w[0], bias[0], ci32(cg, e[0].act),
+                           cf32(cg, e[0].p0), cf32(cg, e[0].p1), w[1], bias[1], pm, py,
+                           ci32(cg, e[1].act), cf32(cg, e[1].p0), cf32(cg, e[1].p1), cg->p_exec};
+    return call_kernel(cg, "sinter_k_conv2d_pw_dw_f32", args, 16);
+  }
+  LLVMValueRef pz;
+  SINTER_TRY(value_ptr(cg, sinter_node_num_inputs(b) > 3 ? sinter_node_input(b, 3) : NULL, &pz));
   LLVMValueRef args[] = {shape[0], shape[1], px, w[0], bias[0], ci32(cg, e[0].act),
-                         cf32(cg, e[0].p0), cf32(cg, e[0].p1), w[1], bias[1], pm, py,
+                         cf32(cg, e[0].p0), cf32(cg, e[0].p1), w[1], bias[1], pz, pm, py,
                          ci32(cg, e[1].act), cf32(cg, e[1].p0), cf32(cg, e[1].p1), cg->p_exec};
-  return call_kernel(cg, "sinter_k_conv2d_pw_dw_f32", args, 16);
+  return call_kernel(cg, "sinter_k_conv2d_dw_pw_f32", args, 17);
 }
 
 static sinter_status_t lower_conv(cg_t *cg, const sinter_node_t *node) {
@@ -2117,9 +2132,10 @@ static sinter_status_t build_entry(cg_t *cg) {
   for (sinter_node_t *n = sinter_graph_first_node(cg->g); n; n = sinter_node_next(n), i++) {
     LLVMValueRef t0 = cg->prof_ns ? profile_now(cg) : NULL;
     const sinter_node_t *b;
-    if (pw_dw_pair(n, &b)) {
+    pair_kind_t kind = fused_pair(n, &b);
+    if (kind != PAIR_NONE) {
       /* one call for both; the profile counts it under the first */
-      SINTER_TRY(lower_pw_dw(cg, n, b));
+      SINTER_TRY(lower_pair(cg, kind, n, b));
       if (t0) profile_add(cg, i, t0);
       n = sinter_node_next(n);
       i++;

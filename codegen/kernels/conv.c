@@ -1615,44 +1615,50 @@ static void fuse_pw_rows(const sinter_k_conv_shape_t *pw, const float *x, const 
   }
 }
 
-/* The depthwise rows [oy0, oy0 + nb) of every channel from the ring (row
- * offsets roff, -1 for the pad's zero row), on dl_band's direct path; stride
- * and the common activations dispatched once, as dl_task does. */
+/* A band of depthwise rows for the fused calls: input channel ch at src + ch
+ * * src_cs, its band row i at + roff[i] (-1: the pad's zero row); output
+ * channel ch at y + ch * y_cs, its rows oy0 .. oy0 + nb - 1 at + (oy0 + r) *
+ * OW. */
+typedef struct fuse_band_s {
+  const float *src, *zero;
+  const int64_t *roff;
+  int64_t src_cs;
+  float *y;
+  int64_t y_cs, oy0, nb;
+} fuse_band_t;
+
+/* The band for every channel on dl_band's direct path; stride and the common
+ * activations dispatched once, as dl_task does. */
 static inline __attribute__((always_inline)) void fuse_dw_impl(const dw_ctx_t *c,
-                                                               const int64_t *roff,
-                                                               const float *zero, int64_t fr,
-                                                               int64_t oy0, int64_t nb,
+                                                               const fuse_band_t *fb,
                                                                const int S, const int32_t act) {
-  const sinter_k_conv_shape_t *s = c->s;
-  const int64_t W = s->W, OH = s->OH, OW = s->OW, rows_in = (nb - 1) * S + 3;
+  const int64_t rows_in = (fb->nb - 1) * S + 3;
   const float *rp[DL_RP];
-  for (int64_t ch = 0; ch < s->C; ch++) {
-    const float *ring = c->x + ch * fr * W, *wc = c->w + ch * 9;
+  for (int64_t ch = 0; ch < c->s->C; ch++) {
+    const float *src = fb->src + ch * fb->src_cs, *wc = c->w + ch * 9;
     gk_v16f wv[9], bv = GK_SPLAT(c->bias ? c->bias[ch] : 0.0f);
     for (int t = 0; t < 9; t++) wv[t] = (gk_v16f)GK_SPLAT(wc[t]);
-    for (int64_t i = 0; i < rows_in; i++) rp[i] = roff[i] < 0 ? zero : ring + roff[i];
-    dl_band(c, rp, 0, wv, &bv, c->y + ch * OH * OW, NULL, oy0, nb, act, S, 1);
+    for (int64_t i = 0; i < rows_in; i++) rp[i] = fb->roff[i] < 0 ? fb->zero : src + fb->roff[i];
+    dl_band(c, rp, 0, wv, &bv, fb->y + ch * fb->y_cs, NULL, fb->oy0, fb->nb, act, S, 1);
   }
 }
 
-static __attribute__((noinline)) void fuse_dw_band(const dw_ctx_t *c, const int64_t *roff,
-                                                   const float *zero, int64_t fr, int64_t oy0,
-                                                   int64_t nb) {
+static __attribute__((noinline)) void fuse_dw_band(const dw_ctx_t *c, const fuse_band_t *fb) {
   const int32_t act = c->act;
   if (c->s->stride_h == 1) {
     if (act == SINTER_K_ACT_CLIP)
-      fuse_dw_impl(c, roff, zero, fr, oy0, nb, 1, SINTER_K_ACT_CLIP);
+      fuse_dw_impl(c, fb, 1, SINTER_K_ACT_CLIP);
     else if (act == SINTER_K_ACT_NONE)
-      fuse_dw_impl(c, roff, zero, fr, oy0, nb, 1, SINTER_K_ACT_NONE);
+      fuse_dw_impl(c, fb, 1, SINTER_K_ACT_NONE);
     else
-      fuse_dw_impl(c, roff, zero, fr, oy0, nb, 1, act);
+      fuse_dw_impl(c, fb, 1, act);
   } else {
     if (act == SINTER_K_ACT_CLIP)
-      fuse_dw_impl(c, roff, zero, fr, oy0, nb, 2, SINTER_K_ACT_CLIP);
+      fuse_dw_impl(c, fb, 2, SINTER_K_ACT_CLIP);
     else if (act == SINTER_K_ACT_NONE)
-      fuse_dw_impl(c, roff, zero, fr, oy0, nb, 2, SINTER_K_ACT_NONE);
+      fuse_dw_impl(c, fb, 2, SINTER_K_ACT_NONE);
     else
-      fuse_dw_impl(c, roff, zero, fr, oy0, nb, 2, act);
+      fuse_dw_impl(c, fb, 2, act);
   }
 }
 
@@ -1691,6 +1697,126 @@ void sinter_k_conv2d_pw_dw_f32(const sinter_k_conv_shape_t *pw, const sinter_k_c
       int64_t iy = lo + i;
       roff[i] = iy < 0 || iy >= H ? -1 : iy % fr * W;
     }
-    fuse_dw_band(&c, roff, zero, fr, oy0, nb);
+    fuse_band_t fb = {mid, zero, roff, fr * W, y, OH * dw->OW, oy0, nb};
+    fuse_dw_band(&c, &fb);
+  }
+}
+
+/* ---- depthwise then pointwise ------------------------------------------------------------ */
+
+/* The depthwise output goes to a band buffer (at the start of mid) FB rows at
+ * a time, and the pointwise conv reads the band while it is in cache. FB is a
+ * multiple of the rows that make whole 48-column panels of the pointwise
+ * GEMM, so each panel is computed as cg_task computes it: the same tile path
+ * per element, the same bits. */
+
+/* Rows per band: whole panels, at most FUSE_RING floats (at least one step). */
+static int64_t fuse_band_rows(const sinter_k_conv_shape_t *dw) {
+  int64_t step = 1;
+  while (step * dw->OW % GK_NR) step++;
+  int64_t by_size = FUSE_RING / (dw->C * dw->OW) / step * step;
+  return gk_min(gk_max(by_size, step), gk_cdiv(dw->OH, step) * step);
+}
+
+int sinter_k_conv2d_dw_pw_f32_fusable(const sinter_k_conv_shape_t *dw, int32_t dw_act,
+                                      const sinter_k_conv_shape_t *pw, int32_t pw_act) {
+  if (pw->KH != 1 || pw->KW != 1 || pw->stride_h != 1 || pw->stride_w != 1 || pw->pad_t ||
+      pw->pad_l || pw->pad_b || pw->pad_r || pw->group != 1 || pw->OH != pw->H ||
+      pw->OW != pw->W || pw->C > PW_KMAX || pw->C < 1 || use_transposed(pw))
+    return 0;
+  if (!gk_act_is_simple(pw_act) || !gk_act_is_simple(dw_act)) return 0;
+  if (!is_depthwise(dw) || dw->M != pw->C || dw->OH != pw->H || dw->OW != pw->W) return 0;
+  if (use_dwc(dw) || dw->OW < 16 || sinter_k_conv2d_f32_scratch_size(pw) ||
+      sinter_k_conv2d_f32_scratch_size(dw))
+    return 0;
+  dl_plan_t pl;
+  if (!dl_plan(dw, &pl) || !pl.direct) return 0;
+  if (dw->C * dw->OH * dw->OW < FUSE_MIN_MAP) return 0;
+  /* the band fits in the intermediate and is smaller than the map */
+  return fuse_band_rows(dw) < dw->OH;
+}
+
+/* x's channel rows at b + k * b_ks, columns [0, nrv) of rows [k0, k0 + kc)
+ * into dst (ld GK_NR), zero past nr. */
+static void pw_pack(const float *b, int64_t b_ks, int64_t k0, int64_t kc, int64_t nr,
+                    int64_t nrv, float *dst) {
+  for (int64_t k = 0; k < kc; k++) {
+    float *d = dst + k * GK_NR;
+    memcpy(d, b + (k0 + k) * b_ks, (size_t)nr * sizeof(float));
+    for (int64_t j = nr; j < nrv; j++) d[j] = 0.0f;
+  }
+}
+
+/* One panel of nr (<= NR) columns of a pointwise conv with simple act and kg
+ * <= PW_KMAX, exactly as cg_task's pointwise paths compute it: B row k at b +
+ * k * b_ks, output columns j0 .. j0 + nr of ep. */
+static void pw_panel(const float *b, int64_t b_ks, int64_t kg, int64_t mg, const float *wp,
+                     const gk_epi_t *ep, int64_t j0, int64_t nr, float *bpack, float *tile) {
+  const int64_t npm = gk_cdiv(mg, GK_MR), nkb = gk_cdiv(kg, GK_KC);
+  if (nr % 16 == 0) {
+    for (int64_t i = 0; i < npm; i++) {
+      int64_t mr = gk_min(GK_MR, mg - i * GK_MR);
+      const float *a = wp + i * kg * GK_MR;
+      if (mr == GK_MR) {
+        if (nr == GK_NR)
+          gk_tile_full(kg, a, 1, GK_MR, b, b_ks, ep, i * GK_MR, j0, 1, 1);
+        else if (nr == 32)
+          gk_tile_full_2(kg, a, 1, GK_MR, b, b_ks, ep, i * GK_MR, j0);
+        else
+          gk_tile_full_1(kg, a, 1, GK_MR, b, b_ks, ep, i * GK_MR, j0);
+        continue;
+      }
+      for (int64_t kb = 0; kb < nkb; kb++) {
+        int64_t k0 = kb * GK_KC, kc = gk_min(GK_KC, kg - k0);
+        pw_pack(b, b_ks, k0, kc, nr, GK_NR, bpack);
+        gk_tile(mr, nr, kc, a + k0 * GK_MR, 1, GK_MR, bpack, ep, i * GK_MR, j0, kb == 0,
+                kb == nkb - 1, tile);
+      }
+    }
+    return;
+  }
+  for (int64_t kb = 0; kb < nkb; kb++) {
+    int64_t k0 = kb * GK_KC, kc = gk_min(GK_KC, kg - k0);
+    pw_pack(b, b_ks, k0, kc, nr, gk_cdiv(nr, 16) * 16, bpack);
+    for (int64_t i = 0; i < npm; i++) {
+      int64_t mr = gk_min(GK_MR, mg - i * GK_MR);
+      gk_tile(mr, nr, kc, wp + i * kg * GK_MR + k0 * GK_MR, 1, GK_MR, bpack, ep, i * GK_MR, j0,
+              kb == 0, kb == nkb - 1, tile);
+    }
+  }
+}
+
+void sinter_k_conv2d_dw_pw_f32(const sinter_k_conv_shape_t *dw, const sinter_k_conv_shape_t *pw,
+                               const float *x, const float *dw_wp, const float *dw_bias,
+                               int32_t dw_act, float dw_p0, float dw_p1, const float *pw_wp,
+                               const float *pw_bias, const float *z, float *mid, float *y,
+                               int32_t act, float p0, float p1, const sinter_art_exec_t *exec) {
+  if ((exec && exec->num_threads > 1) || !sinter_k_conv2d_dw_pw_f32_fusable(dw, dw_act, pw, act)) {
+    sinter_k_conv2d_f32(dw, x, dw_wp, dw_bias, NULL, mid, NULL, dw_act, dw_p0, dw_p1, exec);
+    sinter_k_conv2d_f32(pw, mid, pw_wp, pw_bias, z, y, NULL, act, p0, p1, exec);
+    return;
+  }
+  _Alignas(64) float bpack[GK_KC * GK_NR];
+  _Alignas(64) float tile[GK_MR * GK_NR];
+  _Alignas(64) float zero[DL_IN];
+  memset(zero, 0, sizeof zero);
+  const int64_t H = dw->H, W = dw->W, OH = dw->OH, OW = dw->OW, S = dw->stride_h;
+  const int64_t fb_rows = fuse_band_rows(dw), ohw = OH * OW;
+  dw_ctx_t c = {dw, x, dw_wp, dw_bias, NULL, NULL, dw_act, dw_p0, dw_p1};
+  gk_epi_t ep = {.C = y, .ldc = ohw, .R = z, .bias_m = pw_bias, .act = act, .p0 = p0, .p1 = p1};
+  int64_t roff[DL_RP];
+  for (int64_t oy0 = 0; oy0 < OH; oy0 += fb_rows) {
+    const int64_t nb = gk_min(fb_rows, OH - oy0), lo = oy0 * S - dw->pad_t;
+    for (int64_t i = 0; i < (nb - 1) * S + 3; i++) {
+      int64_t iy = lo + i;
+      roff[i] = iy < 0 || iy >= H ? -1 : iy * W;
+    }
+    fuse_band_t fb = {x, zero, roff, H * W, mid, fb_rows * OW, 0, nb};
+    fuse_dw_band(&c, &fb);
+    /* the band's positions [n0, n1) of the pointwise conv, in whole panels */
+    const int64_t n0 = oy0 * OW, n1 = n0 + nb * OW;
+    for (int64_t n = n0; n < n1; n += GK_NR)
+      pw_panel(mid + (n - n0), fb_rows * OW, pw->C, pw->M, pw_wp, &ep, n, gk_min(GK_NR, n1 - n),
+               bpack, tile);
   }
 }

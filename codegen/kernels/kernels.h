@@ -126,6 +126,22 @@ void sinter_k_conv2d_pw_dw_f32(const sinter_k_conv_shape_t *pw, const sinter_k_c
                                const float *dw_bias, float *mid, float *y, int32_t act, float p0,
                                float p1, const sinter_art_exec_t *exec);
 
+/* The reverse pair: a 3x3 depthwise conv (E channels) whose output feeds
+ * only a pointwise conv (E -> M), run together the same way (the depthwise
+ * rows go to a band buffer at the start of mid and the pointwise conv reads
+ * them from cache), bit for bit the two calls. z is the pointwise conv's
+ * residual or NULL. */
+int sinter_k_conv2d_dw_pw_f32_fusable(const sinter_k_conv_shape_t *dw, int32_t dw_act,
+                                      const sinter_k_conv_shape_t *pw, int32_t pw_act);
+
+/* y = act(pw(act_dw(dw(x) + dw_bias)) + pw_bias + z). mid has E x OH x OW
+ * floats of the depthwise output (64-byte aligned); it is clobbered. */
+void sinter_k_conv2d_dw_pw_f32(const sinter_k_conv_shape_t *dw, const sinter_k_conv_shape_t *pw,
+                               const float *x, const float *dw_wp, const float *dw_bias,
+                               int32_t dw_act, float dw_p0, float dw_p1, const float *pw_wp,
+                               const float *pw_bias, const float *z, float *mid, float *y,
+                               int32_t act, float p0, float p1, const sinter_art_exec_t *exec);
+
 /* ---- int8 (qgemm.c, qconv.c, quant.c) --------------------------------------------------- */
 
 /* Whether AMX tiles may be used: 1 when the CPU has AMX-INT8 and the kernel

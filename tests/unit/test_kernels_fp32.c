@@ -489,6 +489,65 @@ static void check_pwdw(const pwdw_case_t *t, const sinter_art_exec_t *exec) {
       free(y2);
 }
 
+/* The reverse pair, depthwise then pointwise (E -> M), with an optional
+ * residual on the pointwise conv. */
+static void check_dwpw(const pwdw_case_t *t, int64_t M, int use_z, const sinter_art_exec_t *exec) {
+  sinter_k_conv_shape_t a = {.C = t->E, .H = t->H, .W = t->W, .M = t->E, .KH = 3, .KW = 3,
+                             .stride_h = t->S, .stride_w = t->S, .pad_t = 1, .pad_l = 1,
+                             .pad_b = 1, .pad_r = 1, .dil_h = 1, .dil_w = 1, .group = t->E};
+  a.OH = (t->H - 1) / t->S + 1;
+  a.OW = (t->W - 1) / t->S + 1;
+  sinter_k_conv_shape_t b = {.C = t->E, .H = a.OH, .W = a.OW, .M = M, .OH = a.OH, .OW = a.OW,
+                             .KH = 1, .KW = 1, .stride_h = 1, .stride_w = 1, .dil_h = 1,
+                             .dil_w = 1, .group = 1};
+  int32_t act1 = kActs[t->pw_act].act, act2 = kActs[t->dw_act].act; /* dw first here */
+  float q0 = kActs[t->pw_act].p0, q1 = kActs[t->pw_act].p1;
+  float p0 = kActs[t->dw_act].p0, p1 = kActs[t->dw_act].p1;
+  ck_assert_int_eq(sinter_k_conv2d_dw_pw_f32_fusable(&a, act1, &b, act2), t->fusable);
+  const int64_t ohw = a.OH * a.OW, nm = t->E * ohw, ny = M * ohw;
+  float *x = rnd_buf(t->E * t->H * t->W, 41), *w1 = rnd_buf(t->E * 9, 42);
+  float *w2 = rnd_buf(M * t->E, 43), *b1 = rnd_buf(t->E, 44), *b2 = rnd_buf(M, 45);
+  float *z = use_z ? rnd_buf(ny, 46) : NULL;
+  float *wp1 = aligned_buf(sinter_k_conv2d_f32_packed_size(&a));
+  float *wp2 = aligned_buf(sinter_k_conv2d_f32_packed_size(&b));
+  sinter_k_conv2d_f32_pack(&a, w1, wp1);
+  sinter_k_conv2d_f32_pack(&b, w2, wp2);
+  float *mid = aligned_buf(sizeof(float) * (size_t)nm), *y1 = aligned_buf(sizeof(float) * (size_t)ny);
+  float *y2 = aligned_buf(sizeof(float) * (size_t)ny);
+  sinter_k_conv2d_f32(&a, x, wp1, b1, NULL, mid, NULL, act1, q0, q1, NULL);
+  sinter_k_conv2d_f32(&b, mid, wp2, b2, z, y1, NULL, act2, p0, p1, NULL);
+  memset(mid, 0xff, sizeof(float) * (size_t)nm);
+  sinter_k_conv2d_dw_pw_f32(&a, &b, x, wp1, b1, act1, q0, q1, wp2, b2, z, mid, y2, act2, p0, p1,
+                            exec);
+  for (int64_t i = 0; i < ny; i++)
+    ck_assert_msg(memcmp(&y1[i], &y2[i], sizeof(float)) == 0,
+                  "dw->pw E%ld %ldx%ld s%ld M%ld%s: element %ld: %.9g fused, %.9g separate",
+                  (long)t->E, (long)t->H, (long)t->W, (long)t->S, (long)M,
+                  exec ? " threaded" : "", (long)i, y2[i], y1[i]);
+  free(x), free(w1), free(w2), free(b1), free(b2), free(z), free(wp1), free(wp2), free(mid),
+      free(y1), free(y2);
+}
+
+START_TEST(test_conv_dw_pw) {
+  static const struct {
+    pwdw_case_t t; /* C unused; pw_act is the depthwise act here, dw_act the pointwise one */
+    int64_t M;
+    int use_z;
+  } cases[] = {
+      {{0, 112, 112, 32, 1, 2, 0, 1}, 16, 0},  /* MobileNetV2's first block */
+      {{0, 60, 60, 80, 1, 2, 1, 1}, 20, 1},    /* M % 8 != 0 (packed edge), residual */
+      {{0, 112, 110, 150, 2, 1, 2, 1}, 24, 0}, /* K > KC: blocked edges; odd OW */
+      {{0, 64, 64, 160, 1, 3, 0, 1}, 40, 1},   /* K > KC with a residual */
+      {{0, 28, 28, 64, 1, 2, 0, 0}, 16, 0},    /* small map: two calls */
+      {{0, 64, 64, 64, 1, 4, 0, 0}, 16, 0},    /* sigmoid: two calls */
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    check_dwpw(&cases[i].t, cases[i].M, cases[i].use_z, NULL);
+    check_dwpw(&cases[i].t, cases[i].M, cases[i].use_z, &kRevExec);
+  }
+}
+END_TEST
+
 START_TEST(test_conv_pw_dw) {
   static const pwdw_case_t cases[] = {
       /* C, H, W, E, S, pw act, dw act, fusable */
@@ -536,6 +595,7 @@ int main(void) {
   tcase_add_test(tc, test_conv);
   tcase_add_test(tc, test_conv_threads_bitwise);
   tcase_add_test(tc, test_conv_pw_dw);
+  tcase_add_test(tc, test_conv_dw_pw);
   tcase_add_test(tc, test_legacy_gemm);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
