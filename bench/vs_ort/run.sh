@@ -5,10 +5,12 @@
 # and the speed ratios. A benchmark, not a test: run it on a quiet machine.
 #
 # usage: bench/vs_ort/run.sh [BUILD_DIR] [MODELS_DIR]
-#   env: THREADS="1 2"  WARMUP=10  ITERS=50  MODELS="resnet18 mobilenet_v2 ..."
-#        CPU=native (sinter compile --cpu)
+#   env: THREADS="1 2"  WARMUP=10  ITERS=50  ROUNDS=3
+#        MODELS="resnet18 mobilenet_v2 ..."  CPU=native (sinter compile --cpu)
 # Latencies are medians over ITERS runs after WARMUP, on the inputs of the
-# model's test_data_set_0 (the same tensors for both), in one run of this script.
+# model's test_data_set_0 (the same tensors for both), in one run of this
+# script; each is timed in ROUNDS rounds that alternate the four columns, and
+# the median round is printed.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -17,6 +19,7 @@ models=${2:-$root/../shared/models}
 threads_list=${THREADS:-1 2}
 warmup=${WARMUP:-10}
 iters=${ITERS:-50}
+rounds=${ROUNDS:-3}
 cpu=${CPU:-native}
 sinter="$build/sinter"
 work="$build/vs_ort"
@@ -81,6 +84,15 @@ ort_ms() {
   fi
 }
 
+# median V...: the median of numbers (as printed, %.4g); the first word that is
+# not a number (n/a, fail) when there is one.
+median() {
+  "$py" -c "import statistics, sys
+v = sys.argv[1:]
+bad = [x for x in v if not x.replace('.', '', 1).replace('e-', '', 1).isdigit()]
+print(bad[0] if bad else '%.4g' % statistics.median(float(x) for x in v))" "$@"
+}
+
 ratio() {
   "$py" -c "import sys
 try: print('%.2fx' % (float(sys.argv[1]) / float(sys.argv[2])))
@@ -128,10 +140,19 @@ for name in $names; do
     echo "    no calib/: int8 columns skipped" >&2
   fi
   for t in $threads_list; do
-    o32=$(ort_ms "$model" "$t" "$data")
-    s32=$(sinter_ms "$fp32" "$t" "${inputs[@]}")
-    s8=$(sinter_ms "$int8" "$t" "${inputs[@]}")
-    oq=$(ort_ms "$qdq" "$t" "$data")
+    # ROUNDS rounds, each timing all four in turn, so a change in the
+    # machine's load over the run hits every column alike; the median round.
+    o32s=() s32s=() s8s=() oqs=()
+    for ((r = 0; r < rounds; r++)); do
+      o32s+=("$(ort_ms "$model" "$t" "$data")")
+      s32s+=("$(sinter_ms "$fp32" "$t" "${inputs[@]}")")
+      s8s+=("$(sinter_ms "$int8" "$t" "${inputs[@]}")")
+      oqs+=("$(ort_ms "$qdq" "$t" "$data")")
+    done
+    o32=$(median "${o32s[@]}")
+    s32=$(median "${s32s[@]}")
+    s8=$(median "${s8s[@]}")
+    oq=$(median "${oqs[@]}")
     [ -f "$qdq.failed" ] && oq=fail
     rows+=("$(printf '%-14s %3s %10s %12s %12s %10s %10s %10s' "$name" "$t" "$o32" "$s32" "$s8" \
       "$oq" "$(ratio "$o32" "$s32")" "$(ratio "$o32" "$s8")")")
@@ -140,7 +161,8 @@ for name in $names; do
 done
 
 echo
-echo "Sinter vs ONNX Runtime $ort_version (CPU), median ms over $iters runs after $warmup warmup,"
+echo "Sinter vs ONNX Runtime $ort_version (CPU), median ms over $iters runs after $warmup warmup"
+echo "(median of $rounds alternating rounds),"
 echo "inputs from test_data_set_0; --cpu $cpu; $(nproc) CPUs online"
 printf '%-14s %3s %10s %12s %12s %10s %10s %10s\n' model thr "ORT fp32" "Sinter fp32" \
   "Sinter int8" "ORT QDQ" "fp32 ORT/S" "int8 ORT/S"

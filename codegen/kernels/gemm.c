@@ -49,6 +49,23 @@ static void gemm_task(void *vctx, int64_t t0, int64_t t1) {
     int64_t im = t / c->tn, jn = t % c->tn;
     int64_t i_beg = im * GM_MB, i_end = gk_min(c->M, i_beg + GM_MB);
     int64_t p_beg = jn * GM_NBP, p_end = gk_min(np, p_beg + GM_NBP);
+    if (i_end - i_beg <= GK_MR) {
+      /* one row tile (GEMV-like): each B panel is read start to end, one
+       * sequential stream, instead of a KC slice of every panel per block;
+       * every element still sums its K blocks in the same order */
+      for (int64_t p = p_beg; p < p_end; p++) {
+        int64_t j0 = p * GK_NR, nr = gk_min(GK_NR, c->N - j0), mr = i_end - i_beg;
+        for (int64_t kb = 0; kb < nkb; kb++) {
+          int64_t k0 = kb * GK_KC, kc = gk_min(GK_KC, c->K - k0);
+          const float *a = c->A + i_beg * c->lda + k0;
+          for (int64_t r = 0; r < mr; r++)
+            for (int64_t k = 0; k < kc; k++) apack[k * GK_MR + r] = a[r * c->lda + k];
+          gk_tile(mr, nr, kc, apack, 1, GK_MR, c->Bp + p * c->K * GK_NR + k0 * GK_NR, &c->e,
+                  i_beg, j0, kb == 0, kb == nkb - 1, tile);
+        }
+      }
+      continue;
+    }
     for (int64_t kb = 0; kb < nkb; kb++) {
       int64_t k0 = kb * GK_KC, kc = gk_min(GK_KC, c->K - k0);
       for (int64_t i0 = i_beg; i0 < i_end; i0 += GK_MR) {

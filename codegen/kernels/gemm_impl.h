@@ -46,6 +46,13 @@ static inline int64_t gk_cdiv(int64_t a, int64_t b) {
       for (int v = 0; v < NVV; v++) acc[r][v] = (gk_v16f){0};                              \
     for (int64_t k = 0; k < kc; k++) {                                                     \
       gk_v16f bv[NVV];                                                                     \
+      /* one row of A streams B once (GEMV): fetch B ahead, as the B panel    */           \
+      /* comes from memory, not cache, when the weights exceed the cache      */           \
+      if (MRV == 1)                                                                        \
+        for (int v = 0; v < NVV; v++)                                                      \
+          __builtin_prefetch((const void *)((uintptr_t)(b + k * GK_NR + 16 * v) +          \
+                                            16 * GK_NR * sizeof(float)),                   \
+                             0, 0);                                                        \
       for (int v = 0; v < NVV; v++) GK_LOAD(bv[v], b + k * GK_NR + 16 * v);                \
       for (int r = 0; r < MRV; r++) {                                                      \
         float as = a[r * a_rs + k * a_ks];                                                 \
