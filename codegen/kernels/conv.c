@@ -1564,55 +1564,98 @@ static int fuse_ring_rows(const sinter_k_conv_shape_t *dw) {
   return (int)gk_min(dw->H, FUSE_RING / (dw->C * dw->W));
 }
 
-int sinter_k_conv2d_pw_dw_f32_fusable(const sinter_k_conv_shape_t *pw, int32_t pw_act,
-                                      const sinter_k_conv_shape_t *dw, int32_t dw_act) {
+/* What both fused pairs need: pw a 1x1 stride-1 unpadded one-group conv with
+ * at most kmax input channels, dw a 3x3 depthwise conv on the large-map
+ * direct path, simple acts, no scratch, an intermediate of at least
+ * FUSE_MIN_MAP floats (e floats per position over a map of ohw). */
+static int fuse_pair_ok(const sinter_k_conv_shape_t *pw, int32_t pw_act,
+                        const sinter_k_conv_shape_t *dw, int32_t dw_act, int64_t kmax,
+                        int64_t e, int64_t ohw) {
   if (pw->KH != 1 || pw->KW != 1 || pw->stride_h != 1 || pw->stride_w != 1 || pw->pad_t ||
       pw->pad_l || pw->pad_b || pw->pad_r || pw->group != 1 || pw->OH != pw->H ||
-      pw->OW != pw->W || pw->C > GK_KC || pw->C < 1)
+      pw->OW != pw->W || pw->C > kmax || pw->C < 1 || use_transposed(pw))
     return 0;
-  if (!gk_act_is_simple(pw_act) || !gk_act_is_simple(dw_act)) return 0;
-  if (!is_depthwise(dw) || dw->C != pw->M || dw->H != pw->OH || dw->W != pw->OW) return 0;
+  if (!gk_act_is_simple(pw_act) || !gk_act_is_simple(dw_act) || !is_depthwise(dw)) return 0;
   if (use_dwc(dw) || dw->OW < 16 || sinter_k_conv2d_f32_scratch_size(pw) ||
       sinter_k_conv2d_f32_scratch_size(dw))
     return 0;
   dl_plan_t pl;
-  if (!dl_plan(dw, &pl) || !pl.direct) return 0;
-  /* Small maps stay in cache between the two convs anyway. Measured on
-   * MobileNetV2's blocks: stride 2 gains (16 > 96 channels on 112 x 112: 0.64
-   * ms instead of 0.73 with cold caches, even when warm), stride 1 loses
-   * (24 > 144 on 56 x 56: 0.40 instead of 0.36), its depthwise output being
-   * as large as its input, so it stays two calls. */
-  if (dw->C * dw->H * dw->W < FUSE_MIN_MAP || dw->stride_h != 2) return 0;
+  return dl_plan(dw, &pl) && pl.direct && e * ohw >= FUSE_MIN_MAP;
+}
+
+int sinter_k_conv2d_pw_dw_f32_fusable(const sinter_k_conv_shape_t *pw, int32_t pw_act,
+                                      const sinter_k_conv_shape_t *dw, int32_t dw_act) {
+  if (dw->C != pw->M || dw->H != pw->OH || dw->W != pw->OW) return 0;
+  /* Measured on MobileNetV2's blocks: stride 2 gains (16 > 96 channels on
+   * 112 x 112: 0.64 ms instead of 0.73 with cold caches, even when warm),
+   * stride 1 loses (24 > 144 on 56 x 56: 0.40 instead of 0.36), its
+   * depthwise output being as large as its input, so it stays two calls. */
+  if (!fuse_pair_ok(pw, pw_act, dw, dw_act, GK_KC, dw->C, dw->H * dw->W) || dw->stride_h != 2)
+    return 0;
   return fuse_ring_rows(dw) >= 5;
 }
 
+/* x's channel rows at b + k * b_ks, columns [0, nrv) of rows [k0, k0 + kc)
+ * into dst (ld GK_NR), zero past nr. */
+static void pw_pack(const float *b, int64_t b_ks, int64_t k0, int64_t kc, int64_t nr,
+                    int64_t nrv, float *dst) {
+  for (int64_t k = 0; k < kc; k++) {
+    float *d = dst + k * GK_NR;
+    memcpy(d, b + (k0 + k) * b_ks, (size_t)nr * sizeof(float));
+    for (int64_t j = nr; j < nrv; j++) d[j] = 0.0f;
+  }
+}
+
+/* One panel of nr (<= NR) columns of a pointwise conv with simple act and kg
+ * <= PW_KMAX, exactly as cg_task's pointwise paths compute it: B row k at b +
+ * k * b_ks, output columns j0 .. j0 + nr of ep. */
+static void pw_panel(const float *b, int64_t b_ks, int64_t kg, int64_t mg, const float *wp,
+                     const gk_epi_t *ep, int64_t j0, int64_t nr, float *bpack, float *tile) {
+  const int64_t npm = gk_cdiv(mg, GK_MR), nkb = gk_cdiv(kg, GK_KC);
+  if (nr % 16 == 0) {
+    for (int64_t i = 0; i < npm; i++) {
+      int64_t mr = gk_min(GK_MR, mg - i * GK_MR);
+      const float *a = wp + i * kg * GK_MR;
+      if (mr == GK_MR) {
+        if (nr == GK_NR)
+          gk_tile_full(kg, a, 1, GK_MR, b, b_ks, ep, i * GK_MR, j0, 1, 1);
+        else if (nr == 32)
+          gk_tile_full_2(kg, a, 1, GK_MR, b, b_ks, ep, i * GK_MR, j0);
+        else
+          gk_tile_full_1(kg, a, 1, GK_MR, b, b_ks, ep, i * GK_MR, j0);
+        continue;
+      }
+      for (int64_t kb = 0; kb < nkb; kb++) {
+        int64_t k0 = kb * GK_KC, kc = gk_min(GK_KC, kg - k0);
+        pw_pack(b, b_ks, k0, kc, nr, GK_NR, bpack);
+        gk_tile(mr, nr, kc, a + k0 * GK_MR, 1, GK_MR, bpack, ep, i * GK_MR, j0, kb == 0,
+                kb == nkb - 1, tile);
+      }
+    }
+    return;
+  }
+  for (int64_t kb = 0; kb < nkb; kb++) {
+    int64_t k0 = kb * GK_KC, kc = gk_min(GK_KC, kg - k0);
+    pw_pack(b, b_ks, k0, kc, nr, gk_cdiv(nr, 16) * 16, bpack);
+    for (int64_t i = 0; i < npm; i++) {
+      int64_t mr = gk_min(GK_MR, mg - i * GK_MR);
+      gk_tile(mr, nr, kc, wp + i * kg * GK_MR + k0 * GK_MR, 1, GK_MR, bpack, ep, i * GK_MR, j0,
+              kb == 0, kb == nkb - 1, tile);
+    }
+  }
+}
+
 /* Pointwise rows [a, b) of the image into the ring (slots a % fr onward, no
- * wrap): x's rows are read in place, full tiles over all of K in registers,
- * edges through a packed panel, exactly as cg_task's pointwise path. */
+ * wrap): x's rows read in place, panels as cg_task computes them (with K <=
+ * KC, one pass, the panel boundaries do not change the sums). */
 static void fuse_pw_rows(const sinter_k_conv_shape_t *pw, const float *x, const float *wp,
                          const gk_epi_t *ep, int64_t a, int64_t b) {
   _Alignas(64) float bpack[GK_KC * GK_NR];
   _Alignas(64) float tile[GK_MR * GK_NR];
-  const int64_t ohw = pw->H * pw->W, kg = pw->C, mg = pw->M, npm = gk_cdiv(mg, GK_MR);
   const int64_t base = a * pw->W, end = b * pw->W;
-  for (int64_t n0 = base; n0 < end; n0 += GK_NR) {
-    int64_t nr = gk_min(GK_NR, end - n0);
-    for (int64_t i = 0; i < npm; i++) {
-      int64_t mr = gk_min(GK_MR, mg - i * GK_MR);
-      const float *ap = wp + i * kg * GK_MR;
-      if (mr == GK_MR && nr % 16 == 0) {
-        if (nr == GK_NR)
-          gk_tile_full(kg, ap, 1, GK_MR, x + n0, ohw, ep, i * GK_MR, n0 - base, 1, 1);
-        else if (nr == 32)
-          gk_tile_full_2(kg, ap, 1, GK_MR, x + n0, ohw, ep, i * GK_MR, n0 - base);
-        else
-          gk_tile_full_1(kg, ap, 1, GK_MR, x + n0, ohw, ep, i * GK_MR, n0 - base);
-        continue;
-      }
-      pack_cols(pw, x, 0, kg, n0, nr, bpack, GK_NR, GK_NR);
-      gk_tile(mr, nr, kg, ap, 1, GK_MR, bpack, ep, i * GK_MR, n0 - base, 1, 1, tile);
-    }
-  }
+  for (int64_t n0 = base; n0 < end; n0 += GK_NR)
+    pw_panel(x + n0, pw->H * pw->W, pw->C, pw->M, wp, ep, n0 - base, gk_min(GK_NR, end - n0),
+             bpack, tile);
 }
 
 /* A band of depthwise rows for the fused calls: input channel ch at src + ch
@@ -1720,70 +1763,10 @@ static int64_t fuse_band_rows(const sinter_k_conv_shape_t *dw) {
 
 int sinter_k_conv2d_dw_pw_f32_fusable(const sinter_k_conv_shape_t *dw, int32_t dw_act,
                                       const sinter_k_conv_shape_t *pw, int32_t pw_act) {
-  if (pw->KH != 1 || pw->KW != 1 || pw->stride_h != 1 || pw->stride_w != 1 || pw->pad_t ||
-      pw->pad_l || pw->pad_b || pw->pad_r || pw->group != 1 || pw->OH != pw->H ||
-      pw->OW != pw->W || pw->C > PW_KMAX || pw->C < 1 || use_transposed(pw))
-    return 0;
-  if (!gk_act_is_simple(pw_act) || !gk_act_is_simple(dw_act)) return 0;
-  if (!is_depthwise(dw) || dw->M != pw->C || dw->OH != pw->H || dw->OW != pw->W) return 0;
-  if (use_dwc(dw) || dw->OW < 16 || sinter_k_conv2d_f32_scratch_size(pw) ||
-      sinter_k_conv2d_f32_scratch_size(dw))
-    return 0;
-  dl_plan_t pl;
-  if (!dl_plan(dw, &pl) || !pl.direct) return 0;
-  if (dw->C * dw->OH * dw->OW < FUSE_MIN_MAP) return 0;
+  if (dw->M != pw->C || dw->OH != pw->H || dw->OW != pw->W) return 0;
+  if (!fuse_pair_ok(pw, pw_act, dw, dw_act, PW_KMAX, dw->C, dw->OH * dw->OW)) return 0;
   /* the band fits in the intermediate and is smaller than the map */
   return fuse_band_rows(dw) < dw->OH;
-}
-
-/* x's channel rows at b + k * b_ks, columns [0, nrv) of rows [k0, k0 + kc)
- * into dst (ld GK_NR), zero past nr. */
-static void pw_pack(const float *b, int64_t b_ks, int64_t k0, int64_t kc, int64_t nr,
-                    int64_t nrv, float *dst) {
-  for (int64_t k = 0; k < kc; k++) {
-    float *d = dst + k * GK_NR;
-    memcpy(d, b + (k0 + k) * b_ks, (size_t)nr * sizeof(float));
-    for (int64_t j = nr; j < nrv; j++) d[j] = 0.0f;
-  }
-}
-
-/* One panel of nr (<= NR) columns of a pointwise conv with simple act and kg
- * <= PW_KMAX, exactly as cg_task's pointwise paths compute it: B row k at b +
- * k * b_ks, output columns j0 .. j0 + nr of ep. */
-static void pw_panel(const float *b, int64_t b_ks, int64_t kg, int64_t mg, const float *wp,
-                     const gk_epi_t *ep, int64_t j0, int64_t nr, float *bpack, float *tile) {
-  const int64_t npm = gk_cdiv(mg, GK_MR), nkb = gk_cdiv(kg, GK_KC);
-  if (nr % 16 == 0) {
-    for (int64_t i = 0; i < npm; i++) {
-      int64_t mr = gk_min(GK_MR, mg - i * GK_MR);
-      const float *a = wp + i * kg * GK_MR;
-      if (mr == GK_MR) {
-        if (nr == GK_NR)
-          gk_tile_full(kg, a, 1, GK_MR, b, b_ks, ep, i * GK_MR, j0, 1, 1);
-        else if (nr == 32)
-          gk_tile_full_2(kg, a, 1, GK_MR, b, b_ks, ep, i * GK_MR, j0);
-        else
-          gk_tile_full_1(kg, a, 1, GK_MR, b, b_ks, ep, i * GK_MR, j0);
-        continue;
-      }
-      for (int64_t kb = 0; kb < nkb; kb++) {
-        int64_t k0 = kb * GK_KC, kc = gk_min(GK_KC, kg - k0);
-        pw_pack(b, b_ks, k0, kc, nr, GK_NR, bpack);
-        gk_tile(mr, nr, kc, a + k0 * GK_MR, 1, GK_MR, bpack, ep, i * GK_MR, j0, kb == 0,
-                kb == nkb - 1, tile);
-      }
-    }
-    return;
-  }
-  for (int64_t kb = 0; kb < nkb; kb++) {
-    int64_t k0 = kb * GK_KC, kc = gk_min(GK_KC, kg - k0);
-    pw_pack(b, b_ks, k0, kc, nr, gk_cdiv(nr, 16) * 16, bpack);
-    for (int64_t i = 0; i < npm; i++) {
-      int64_t mr = gk_min(GK_MR, mg - i * GK_MR);
-      gk_tile(mr, nr, kc, wp + i * kg * GK_MR + k0 * GK_MR, 1, GK_MR, bpack, ep, i * GK_MR, j0,
-              kb == 0, kb == nkb - 1, tile);
-    }
-  }
 }
 
 void sinter_k_conv2d_dw_pw_f32(const sinter_k_conv_shape_t *dw, const sinter_k_conv_shape_t *pw,

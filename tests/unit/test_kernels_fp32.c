@@ -443,124 +443,103 @@ START_TEST(test_conv_threads_bitwise) {
 }
 END_TEST
 
-/* The fused pointwise -> depthwise call against the two convs it replaces:
- * bit for bit, on the fused path (checked to be taken), and on the fallbacks
- * (a pair that does not qualify, and any pair with threads). */
-typedef struct pwdw_case_s {
-  int64_t C, H, W, E, S;
-  int pw_act, dw_act; /* kActs indices */
-  int fusable;        /* expected from sinter_k_conv2d_pw_dw_f32_fusable */
-} pwdw_case_t;
+/* The fused pointwise/depthwise calls against the two convs they replace,
+ * bit for bit: on the fused path (the test checks it is taken), and on the
+ * fallbacks (a pair that does not qualify, and any pair with threads). a runs
+ * first and b reads its output; z is b's residual (dw -> pw only). */
+typedef enum { PAIR_PW_DW, PAIR_DW_PW } pair_t;
 
-static void check_pwdw(const pwdw_case_t *t, const sinter_art_exec_t *exec) {
-  sinter_k_conv_shape_t a = {.C = t->C, .H = t->H, .W = t->W, .M = t->E, .OH = t->H, .OW = t->W,
-                             .KH = 1, .KW = 1, .stride_h = 1, .stride_w = 1, .dil_h = 1,
-                             .dil_w = 1, .group = 1};
-  sinter_k_conv_shape_t b = {.C = t->E, .H = t->H, .W = t->W, .M = t->E, .KH = 3, .KW = 3,
-                             .stride_h = t->S, .stride_w = t->S, .pad_t = 1, .pad_l = 1,
-                             .pad_b = 1, .pad_r = 1, .dil_h = 1, .dil_w = 1, .group = t->E};
-  b.OH = (t->H - 1) / t->S + 1;
-  b.OW = (t->W - 1) / t->S + 1;
-  int32_t act1 = kActs[t->pw_act].act, act2 = kActs[t->dw_act].act;
-  float q0 = kActs[t->pw_act].p0, q1 = kActs[t->pw_act].p1;
-  float p0 = kActs[t->dw_act].p0, p1 = kActs[t->dw_act].p1;
-  ck_assert_int_eq(sinter_k_conv2d_pw_dw_f32_fusable(&a, act1, &b, act2), t->fusable);
-  ck_assert_int_eq(sinter_k_conv2d_f32_scratch_size(&a) + sinter_k_conv2d_f32_scratch_size(&b), 0);
-  const int64_t nm = t->E * t->H * t->W, ny = t->E * b.OH * b.OW;
-  float *x = rnd_buf(t->C * t->H * t->W, 31), *w1 = rnd_buf(t->E * t->C, 32);
-  float *w2 = rnd_buf(t->E * 9, 33), *b1 = rnd_buf(t->E, 34), *b2 = rnd_buf(t->E, 35);
-  float *wp1 = aligned_buf(sinter_k_conv2d_f32_packed_size(&a));
-  float *wp2 = aligned_buf(sinter_k_conv2d_f32_packed_size(&b));
-  sinter_k_conv2d_f32_pack(&a, w1, wp1);
-  sinter_k_conv2d_f32_pack(&b, w2, wp2);
+static void check_pair(pair_t kind, const sinter_k_conv_shape_t *a, const sinter_k_conv_shape_t *b,
+                       int act_a, int act_b, int use_z, int fusable,
+                       const sinter_art_exec_t *exec) {
+  int32_t act1 = kActs[act_a].act, act2 = kActs[act_b].act;
+  float q0 = kActs[act_a].p0, q1 = kActs[act_a].p1, p0 = kActs[act_b].p0, p1 = kActs[act_b].p1;
+  ck_assert_int_eq(kind == PAIR_PW_DW ? sinter_k_conv2d_pw_dw_f32_fusable(a, act1, b, act2)
+                                      : sinter_k_conv2d_dw_pw_f32_fusable(a, act1, b, act2),
+                   fusable);
+  ck_assert_int_eq(sinter_k_conv2d_f32_scratch_size(a) + sinter_k_conv2d_f32_scratch_size(b), 0);
+  const int64_t nm = a->M * a->OH * a->OW, ny = b->M * b->OH * b->OW;
+  float *x = rnd_buf(a->C * a->H * a->W, 31), *w1 = rnd_buf(a->M * a->C / a->group * 9, 32);
+  float *w2 = rnd_buf(b->M * b->C / b->group * 9, 33), *b1 = rnd_buf(a->M, 34);
+  float *b2 = rnd_buf(b->M, 35), *z = use_z ? rnd_buf(ny, 36) : NULL;
+  float *wp1 = aligned_buf(sinter_k_conv2d_f32_packed_size(a));
+  float *wp2 = aligned_buf(sinter_k_conv2d_f32_packed_size(b));
+  sinter_k_conv2d_f32_pack(a, w1, wp1);
+  sinter_k_conv2d_f32_pack(b, w2, wp2);
   float *mid = aligned_buf(sizeof(float) * (size_t)nm), *y1 = aligned_buf(sizeof(float) * (size_t)ny);
   float *y2 = aligned_buf(sizeof(float) * (size_t)ny);
-  sinter_k_conv2d_f32(&a, x, wp1, b1, NULL, mid, NULL, act1, q0, q1, NULL);
-  sinter_k_conv2d_f32(&b, mid, wp2, b2, NULL, y1, NULL, act2, p0, p1, NULL);
-  memset(mid, 0xff, sizeof(float) * (size_t)nm); /* NaNs: the ring must not read stale rows */
-  sinter_k_conv2d_pw_dw_f32(&a, &b, x, wp1, b1, act1, q0, q1, wp2, b2, mid, y2, act2, p0, p1,
-                            exec);
+  sinter_k_conv2d_f32(a, x, wp1, b1, NULL, mid, NULL, act1, q0, q1, NULL);
+  sinter_k_conv2d_f32(b, mid, wp2, b2, z, y1, NULL, act2, p0, p1, NULL);
+  memset(mid, 0xff, sizeof(float) * (size_t)nm); /* NaNs: no stale row may be read */
+  if (kind == PAIR_PW_DW)
+    sinter_k_conv2d_pw_dw_f32(a, b, x, wp1, b1, act1, q0, q1, wp2, b2, mid, y2, act2, p0, p1,
+                              exec);
+  else
+    sinter_k_conv2d_dw_pw_f32(a, b, x, wp1, b1, act1, q0, q1, wp2, b2, z, mid, y2, act2, p0, p1,
+                              exec);
   for (int64_t i = 0; i < ny; i++)
     ck_assert_msg(memcmp(&y1[i], &y2[i], sizeof(float)) == 0,
-                  "pw->dw C%ld %ldx%ld E%ld s%ld%s: element %ld: %.9g fused, %.9g separate",
-                  (long)t->C, (long)t->H, (long)t->W, (long)t->E, (long)t->S,
-                  exec ? " threaded" : "", (long)i, y2[i], y1[i]);
-  free(x), free(w1), free(w2), free(b1), free(b2), free(wp1), free(wp2), free(mid), free(y1),
-      free(y2);
-}
-
-/* The reverse pair, depthwise then pointwise (E -> M), with an optional
- * residual on the pointwise conv. */
-static void check_dwpw(const pwdw_case_t *t, int64_t M, int use_z, const sinter_art_exec_t *exec) {
-  sinter_k_conv_shape_t a = {.C = t->E, .H = t->H, .W = t->W, .M = t->E, .KH = 3, .KW = 3,
-                             .stride_h = t->S, .stride_w = t->S, .pad_t = 1, .pad_l = 1,
-                             .pad_b = 1, .pad_r = 1, .dil_h = 1, .dil_w = 1, .group = t->E};
-  a.OH = (t->H - 1) / t->S + 1;
-  a.OW = (t->W - 1) / t->S + 1;
-  sinter_k_conv_shape_t b = {.C = t->E, .H = a.OH, .W = a.OW, .M = M, .OH = a.OH, .OW = a.OW,
-                             .KH = 1, .KW = 1, .stride_h = 1, .stride_w = 1, .dil_h = 1,
-                             .dil_w = 1, .group = 1};
-  int32_t act1 = kActs[t->pw_act].act, act2 = kActs[t->dw_act].act; /* dw first here */
-  float q0 = kActs[t->pw_act].p0, q1 = kActs[t->pw_act].p1;
-  float p0 = kActs[t->dw_act].p0, p1 = kActs[t->dw_act].p1;
-  ck_assert_int_eq(sinter_k_conv2d_dw_pw_f32_fusable(&a, act1, &b, act2), t->fusable);
-  const int64_t ohw = a.OH * a.OW, nm = t->E * ohw, ny = M * ohw;
-  float *x = rnd_buf(t->E * t->H * t->W, 41), *w1 = rnd_buf(t->E * 9, 42);
-  float *w2 = rnd_buf(M * t->E, 43), *b1 = rnd_buf(t->E, 44), *b2 = rnd_buf(M, 45);
-  float *z = use_z ? rnd_buf(ny, 46) : NULL;
-  float *wp1 = aligned_buf(sinter_k_conv2d_f32_packed_size(&a));
-  float *wp2 = aligned_buf(sinter_k_conv2d_f32_packed_size(&b));
-  sinter_k_conv2d_f32_pack(&a, w1, wp1);
-  sinter_k_conv2d_f32_pack(&b, w2, wp2);
-  float *mid = aligned_buf(sizeof(float) * (size_t)nm), *y1 = aligned_buf(sizeof(float) * (size_t)ny);
-  float *y2 = aligned_buf(sizeof(float) * (size_t)ny);
-  sinter_k_conv2d_f32(&a, x, wp1, b1, NULL, mid, NULL, act1, q0, q1, NULL);
-  sinter_k_conv2d_f32(&b, mid, wp2, b2, z, y1, NULL, act2, p0, p1, NULL);
-  memset(mid, 0xff, sizeof(float) * (size_t)nm);
-  sinter_k_conv2d_dw_pw_f32(&a, &b, x, wp1, b1, act1, q0, q1, wp2, b2, z, mid, y2, act2, p0, p1,
-                            exec);
-  for (int64_t i = 0; i < ny; i++)
-    ck_assert_msg(memcmp(&y1[i], &y2[i], sizeof(float)) == 0,
-                  "dw->pw E%ld %ldx%ld s%ld M%ld%s: element %ld: %.9g fused, %.9g separate",
-                  (long)t->E, (long)t->H, (long)t->W, (long)t->S, (long)M,
-                  exec ? " threaded" : "", (long)i, y2[i], y1[i]);
+                  "%s C%ld %ldx%ld -> %ld -> %ld%s: element %ld: %.9g fused, %.9g separate",
+                  kind == PAIR_PW_DW ? "pw->dw" : "dw->pw", (long)a->C, (long)a->H, (long)a->W,
+                  (long)a->M, (long)b->M, exec ? " threaded" : "", (long)i, y2[i], y1[i]);
   free(x), free(w1), free(w2), free(b1), free(b2), free(z), free(wp1), free(wp2), free(mid),
       free(y1), free(y2);
 }
 
-START_TEST(test_conv_dw_pw) {
-  static const struct {
-    pwdw_case_t t; /* C unused; pw_act is the depthwise act here, dw_act the pointwise one */
-    int64_t M;
-    int use_z;
-  } cases[] = {
-      {{0, 112, 112, 32, 1, 2, 0, 1}, 16, 0},  /* MobileNetV2's first block */
-      {{0, 60, 60, 80, 1, 2, 1, 1}, 20, 1},    /* M % 8 != 0 (packed edge), residual */
-      {{0, 112, 110, 150, 2, 1, 2, 1}, 24, 0}, /* K > KC: blocked edges; odd OW */
-      {{0, 64, 64, 160, 1, 3, 0, 1}, 40, 1},   /* K > KC with a residual */
-      {{0, 28, 28, 64, 1, 2, 0, 0}, 16, 0},    /* small map: two calls */
-      {{0, 64, 64, 64, 1, 4, 0, 0}, 16, 0},    /* sigmoid: two calls */
+/* A 1x1 conv C -> M on H x W, and a 3x3 depthwise conv (pad 1, stride S) of
+ * C channels. */
+static sinter_k_conv_shape_t pointwise(int64_t C, int64_t H, int64_t W, int64_t M) {
+  return (sinter_k_conv_shape_t){.C = C, .H = H, .W = W, .M = M, .OH = H, .OW = W, .KH = 1,
+                                 .KW = 1, .stride_h = 1, .stride_w = 1, .dil_h = 1, .dil_w = 1,
+                                 .group = 1};
+}
+static sinter_k_conv_shape_t depthwise(int64_t C, int64_t H, int64_t W, int64_t S) {
+  return (sinter_k_conv_shape_t){.C = C, .H = H, .W = W, .M = C, .OH = (H - 1) / S + 1,
+                                 .OW = (W - 1) / S + 1, .KH = 3, .KW = 3, .stride_h = S,
+                                 .stride_w = S, .pad_t = 1, .pad_l = 1, .pad_b = 1, .pad_r = 1,
+                                 .dil_h = 1, .dil_w = 1, .group = C};
+}
+
+typedef struct pair_case_s {
+  int64_t C, H, W, E, S, M; /* pw -> dw: C -> E, dw of E; dw -> pw: dw of E, E -> M */
+  int act_a, act_b;         /* kActs indices, in call order */
+  int use_z, fusable;
+} pair_case_t;
+
+START_TEST(test_conv_pw_dw) {
+  static const pair_case_t cases[] = {
+      /* C, H, W, E, S, M, act a, act b, z, fusable */
+      {16, 64, 64, 64, 2, 0, 2, 2, 0, 1},  /* MobileNetV2-like: clip both */
+      {5, 80, 70, 50, 2, 0, 1, 0, 0, 1},   /* E % 8 != 0, panels cross rows, odd OW */
+      {24, 72, 72, 72, 2, 0, 3, 1, 0, 1},  /* leaky pw, relu dw */
+      {16, 64, 64, 64, 1, 0, 2, 2, 0, 0},  /* stride 1: two calls */
+      {16, 16, 16, 32, 2, 0, 2, 2, 0, 0},  /* small map: two calls */
+      {8, 64, 64, 64, 2, 0, 4, 2, 0, 0},   /* sigmoid pw: not a register epilogue */
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-    check_dwpw(&cases[i].t, cases[i].M, cases[i].use_z, NULL);
-    check_dwpw(&cases[i].t, cases[i].M, cases[i].use_z, &kRevExec);
+    const pair_case_t *t = &cases[i];
+    sinter_k_conv_shape_t a = pointwise(t->C, t->H, t->W, t->E), b = depthwise(t->E, t->H, t->W, t->S);
+    check_pair(PAIR_PW_DW, &a, &b, t->act_a, t->act_b, 0, t->fusable, NULL);
+    check_pair(PAIR_PW_DW, &a, &b, t->act_a, t->act_b, 0, t->fusable, &kRevExec);
   }
 }
 END_TEST
 
-START_TEST(test_conv_pw_dw) {
-  static const pwdw_case_t cases[] = {
-      /* C, H, W, E, S, pw act, dw act, fusable */
-      {16, 64, 64, 64, 2, 2, 2, 1},  /* MobileNetV2-like: clip both */
-      {5, 80, 70, 50, 2, 1, 0, 1},   /* E % 8 != 0, panels cross rows, odd OW */
-      {24, 72, 72, 72, 2, 3, 1, 1},  /* leaky pw, relu dw */
-      {16, 64, 64, 64, 1, 2, 2, 0},  /* stride 1: two calls */
-      {16, 16, 16, 32, 2, 2, 2, 0},  /* small map: two calls */
-      {8, 64, 64, 64, 2, 4, 2, 0},   /* sigmoid pw: not a register epilogue */
+START_TEST(test_conv_dw_pw) {
+  static const pair_case_t cases[] = {
+      {0, 112, 112, 32, 1, 16, 2, 0, 0, 1},  /* MobileNetV2's first block */
+      {0, 60, 60, 80, 1, 20, 2, 1, 1, 1},    /* M % 8 != 0 (packed edge), residual */
+      {0, 112, 110, 150, 2, 24, 1, 2, 0, 1}, /* K > KC: blocked edges; odd OW */
+      {0, 64, 64, 160, 1, 40, 3, 0, 1, 1},   /* K > KC with a residual */
+      {0, 28, 28, 64, 1, 16, 2, 0, 0, 0},    /* small map: two calls */
+      {0, 64, 64, 64, 1, 16, 4, 0, 0, 0},    /* sigmoid: two calls */
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-    check_pwdw(&cases[i], NULL);
-    check_pwdw(&cases[i], &kRevExec);
+    const pair_case_t *t = &cases[i];
+    sinter_k_conv_shape_t a = depthwise(t->E, t->H, t->W, t->S);
+    sinter_k_conv_shape_t b = pointwise(t->E, a.OH, a.OW, t->M);
+    check_pair(PAIR_DW_PW, &a, &b, t->act_a, t->act_b, t->use_z, t->fusable, NULL);
+    check_pair(PAIR_DW_PW, &a, &b, t->act_a, t->act_b, t->use_z, t->fusable, &kRevExec);
   }
 }
 END_TEST
