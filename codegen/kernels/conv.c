@@ -1027,6 +1027,7 @@ typedef struct dk_ctx_s {
   float p0, p1;
   dk_geom_t g;
   int64_t n, np, mch, mpc; /* flattened positions, panels, M chunks, panels per chunk */
+  int m_major;              /* tasks run M chunk by M chunk (else panel by panel) */
 } dk_ctx_t;
 
 /* Task t fills the planes of channel t. */
@@ -1122,7 +1123,7 @@ static void dk_ukr_any(const sinter_k_conv_shape_t *s, int64_t C, int first, int
 
 /* Input channels per block: a block's slice of the planes stays in L1 while
  * every micro-panel of the chunk sweeps it; partial sums wait in part. */
-enum { DK_CB = 16, DK_MPC = 16 };
+enum { DK_CB = 16, DK_MPC = 16, DK_SMALL_K = 32 };
 
 /* Task t is (N panel, M chunk of at most DK_MPC micro-panels). */
 static void dk_task(void *vctx, int64_t t0, int64_t t1) {
@@ -1137,7 +1138,7 @@ static void dk_task(void *vctx, int64_t t0, int64_t t1) {
   if (is3x3 && s->stride_h == 1 && s->stride_w == 1) ukr = dk_ukr_3x3s1;
   if (is3x3 && s->stride_h == 2 && s->stride_w == 2) ukr = dk_ukr_3x3s2;
   for (int64_t t = t0; t < t1; t++) {
-    int64_t p = t / c->mch, mc = t % c->mch;
+    int64_t p = c->m_major ? t % c->np : t / c->mch, mc = c->m_major ? t / c->np : t % c->mch;
     int64_t q0 = p * GK_NR, nq = gk_min(GK_NR, c->n - q0);
     int nv = (int)gk_cdiv(nq, 16);
     int64_t i_beg = mc * c->mpc, i_end = gk_min(gk_cdiv(M, GK_MR), i_beg + c->mpc);
@@ -1189,6 +1190,15 @@ static void conv_direct(const sinter_k_conv_shape_t *s, const float *x, const fl
   c.np = gk_cdiv(c.n, GK_NR);
   c.mch = gk_cdiv(npm, DK_MPC);
   c.mpc = gk_cdiv(npm, c.mch);
+  if (s->C * s->KH * s->KW <= DK_SMALL_K) {
+    /* A first layer (a few input channels): one micro-panel at a time over
+     * the whole map, so the output is written as 8 streams, not 8 per
+     * micro-panel (32 for 32 channels), which the hardware cannot prefetch
+     * for writing; the small planes stay in cache between the passes. */
+    c.mch = npm;
+    c.mpc = 1;
+    c.m_major = 1;
+  }
   if (threaded) {
     int64_t want = 4 * (int64_t)exec->num_threads;
     if (c.np * c.mch < want) {
