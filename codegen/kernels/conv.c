@@ -99,7 +99,18 @@ static int dl_direct_s2(const sinter_k_conv_shape_t *s) {
          (s->OW >= 24 || s->OW % 16 == 0 || (s->OW < 16 && s->W >= 16));
 }
 
+/* The rows-in-vectors depthwise plan (see "depthwise, one row per vector"):
+ * 3x3 stride 1 where a zero-padded row fits one 16-float vector. */
+enum { DV_ROWS = 64, DV_MIN_W = 8 };
+static int use_dv(const sinter_k_conv_shape_t *s) {
+  return is_depthwise(s) && s->KH == 3 && s->KW == 3 && s->stride_h == 1 && s->stride_w == 1 &&
+         s->dil_h == 1 && s->dil_w == 1 && s->pad_l >= 0 && s->pad_r >= 0 && s->pad_t >= 0 &&
+         s->pad_b >= 0 && s->pad_l + s->W + s->pad_r <= 16 && s->OW >= 1 && s->OH >= 1 &&
+         s->OH + 2 <= DV_ROWS && s->W >= DV_MIN_W;
+}
+
 static int use_dwc(const sinter_k_conv_shape_t *s) {
+  if (use_dv(s)) return 0;
   if (!is_depthwise(s) || s->C < 16 || s->KH != 3 || s->KW != 3 || s->dil_h != 1 ||
       s->dil_w != 1)
     return 0;
@@ -849,6 +860,96 @@ static void dc_task(void *vctx, int64_t t0, int64_t t1) {
   if (t1 > ng) dw_task(vctx, ng * 16 + gk_max(t0 - ng, 0), ng * 16 + (t1 - ng));
 }
 
+/* ---- depthwise, one row per vector ------------------------------------------------------ */
+
+/* Maps at most 14 wide (14x14): a zero-padded input row fits one 16-float
+ * vector (lane j = padded column j). The channel's padded rows are copied
+ * once into a stack plane of 32-float rows whose upper halves stay zero, so
+ * the taps of output row oy are plain loads of padded rows oy .. oy + 2 at
+ * offsets 0, 1 and 2: nine loads and nine FMAs a row, no transposes, no
+ * border code. The lanes past OW are computed and not stored. */
+enum { DV_PITCH = 32 };
+
+static inline __attribute__((always_inline)) void dv_channel(const dw_ctx_t *c, int64_t ch,
+                                                             float *plane, const int32_t act) {
+  const sinter_k_conv_shape_t *s = c->s;
+  const int64_t H = s->H, W = s->W, OH = s->OH, OW = s->OW, pt = s->pad_t, pl = s->pad_l;
+  const float *xc = c->x + ch * H * W, *wc = c->w + ch * 9;
+  const float *zc = c->z ? c->z + ch * OH * OW : NULL;
+  float *yc = c->y + ch * OH * OW;
+  /* padded row i = input row i - pad_t (rows outside the input stay zero).
+   * Inner rows load 16 floats around the row (inside the channel, as W >= 8)
+   * and keep the row's lanes; the first and last go through a copy. */
+  const gk_v16i lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+  const gk_v16i keep = (lane >= (int32_t)pl) & (lane < (int32_t)(pl + W));
+  for (int64_t i = 0; i < OH + 2; i++) {
+    int64_t iy = i - pt;
+    if (iy < 0 || iy >= H) continue;
+    float *d = plane + i * DV_PITCH;
+    if (iy > 0 && iy < H - 1) {
+      gk_v16f v;
+      GK_LOAD(v, xc + iy * W - pl);
+      v = (gk_v16f)((gk_v16i)v & keep);
+      memcpy(d, &v, sizeof v);
+    } else {
+      memcpy(d + pl, xc + iy * W, (size_t)W * sizeof(float));
+    }
+  }
+  gk_v16f bv = GK_SPLAT(c->bias ? c->bias[ch] : 0.0f);
+  for (int64_t oy = 0; oy < OH; oy++) {
+    gk_v16f acc = bv;
+    for (int kh = 0; kh < 3; kh++)
+      for (int kw = 0; kw < 3; kw++) {
+        gk_v16f v, w = GK_SPLAT(wc[kh * 3 + kw]);
+        GK_LOAD(v, plane + (oy + kh) * DV_PITCH + kw);
+        acc += w * v;
+      }
+    /* a full vector where it stays inside the channel: its lanes past OW
+     * land on the next row, which is stored after */
+    const int full = oy * OW + 16 <= OH * OW;
+    if (zc) {
+      gk_v16f zv;
+      if (full) {
+        GK_LOAD(zv, zc + oy * OW);
+      } else {
+        float zr[16] = {0};
+        memcpy(zr, zc + oy * OW, (size_t)OW * sizeof(float));
+        memcpy(&zv, zr, sizeof zv);
+      }
+      acc += zv;
+    }
+    if (gk_act_is_simple(act)) {
+      GK_ACT_VEC(acc, act, c->p0, c->p1);
+    } else {
+      for (int l = 0; l < 16; l++) acc[l] = sinter_k_act(acc[l], act, c->p0, c->p1);
+    }
+    if (full) {
+      memcpy(yc + oy * OW, &acc, sizeof acc);
+    } else {
+      float out[16];
+      memcpy(out, &acc, sizeof out);
+      memcpy(yc + oy * OW, out, (size_t)OW * sizeof(float));
+    }
+  }
+  /* the plane's rows that held input go back to zero for the next channel */
+  for (int64_t i = 0; i < OH + 2; i++) memset(plane + i * DV_PITCH, 0, 16 * sizeof(float));
+}
+
+static void dv_task(void *vctx, int64_t c0, int64_t c1) {
+  const dw_ctx_t *c = vctx;
+  _Alignas(64) float plane[DV_ROWS * DV_PITCH];
+  memset(plane, 0, sizeof plane);
+  const int32_t act = c->act;
+  for (int64_t ch = c0; ch < c1; ch++) {
+    if (act == SINTER_K_ACT_CLIP)
+      dv_channel(c, ch, plane, SINTER_K_ACT_CLIP);
+    else if (act == SINTER_K_ACT_NONE)
+      dv_channel(c, ch, plane, SINTER_K_ACT_NONE);
+    else
+      dv_channel(c, ch, plane, act);
+  }
+}
+
 /* ---- im2col + GEMM ----------------------------------------------------------------------- */
 
 typedef struct cg_ctx_s {
@@ -1505,6 +1606,13 @@ void sinter_k_conv2d_f32(const sinter_k_conv_shape_t *s, const float *x, const f
   if (s->M <= 0 || s->OH <= 0 || s->OW <= 0) return;
   if (is_depthwise(s)) {
     dw_ctx_t c = {s, x, wp, bias, z, y, act, p0, p1};
+    if (use_dv(s)) {
+      if (threaded)
+        exec->parallel_for(exec, s->C, 1, dv_task, &c);
+      else
+        dv_task(&c, 0, s->C);
+      return;
+    }
     if (use_dwc(s)) {
       int64_t nt = s->C / 16 + s->C % 16;
       if (threaded)
