@@ -1156,10 +1156,22 @@ static void dk_fill_task(void *vctx, int64_t c0, int64_t c1) {
           int64_t jhi = ix0 >= W ? 0 : gk_min(pw, gk_cdiv(W - ix0, sw));
           if (jhi < jlo) jhi = jlo;
           zero_floats(d, jlo);
-          if (sw == 1)
+          int64_t j = jlo;
+          if (sw == 1) {
             copy_floats(d + jlo, xr + ix0 + jlo, jhi - jlo);
-          else
-            for (int64_t j = jlo; j < jhi; j++) d[j] = xr[ix0 + sw * j];
+            j = jhi;
+          } else if (sw == 2) {
+            /* 16 outputs from two vector loads and one shuffle */
+            for (; j + 16 <= jhi && ix0 + 2 * j + 32 <= W; j += 16) {
+              gk_v16f lo, hi;
+              GK_LOAD(lo, xr + ix0 + 2 * j);
+              GK_LOAD(hi, xr + ix0 + 2 * j + 16);
+              gk_v16f ev = __builtin_shufflevector(lo, hi, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20,
+                                                   22, 24, 26, 28, 30);
+              memcpy(d + j, &ev, sizeof ev);
+            }
+          }
+          for (; j < jhi; j++) d[j] = xr[ix0 + sw * j];
           zero_floats(d + jhi, pw - jhi);
         }
   }
