@@ -960,7 +960,8 @@ typedef struct cg_ctx_s {
   float *y;
   int32_t act;
   float p0, p1;
-  int64_t np, mch, mpc; /* N panels, M chunks, micro-panels per chunk */
+  int64_t np, mch, mpc; /* N panels (tasks), M chunks, micro-panels per chunk */
+  int merge_tail;        /* the last task also runs one more, narrow, panel */
 } cg_ctx_t;
 
 /* A run of a panel's columns that lies in one output row. */
@@ -1027,6 +1028,68 @@ static void pack_cols(const sinter_k_conv_shape_t *s, const float *xg, int64_t k
 /* Longest K a pointwise full tile takes in one pass. */
 enum { PW_KMAX = 1024 };
 
+/* x's channel rows at b + k * b_ks, columns [0, nrv) of rows [k0, k0 + kc)
+ * into dst (ld GK_NR), zero past nr. */
+static void pw_pack(const float *b, int64_t b_ks, int64_t k0, int64_t kc, int64_t nr,
+                    int64_t nrv, float *dst) {
+  for (int64_t k = 0; k < kc; k++) {
+    float *d = dst + k * GK_NR;
+    memcpy(d, b + (k0 + k) * b_ks, (size_t)nr * sizeof(float));
+    for (int64_t j = nr; j < nrv; j++) d[j] = 0.0f;
+  }
+}
+
+/* One panel of nr (<= NR) columns of a pointwise conv with simple act and kg
+ * <= PW_KMAX, micro-panels [i_beg, i_end), the one routine for cg_task and
+ * the fused pairs: B row k at b + k * b_ks, output columns j0 .. j0 + nr of
+ * ep. Full micro-panels over whole vectors run over all of K in registers;
+ * the rest in KC blocks through a packed panel. */
+static void pw_panel(const float *b, int64_t b_ks, int64_t kg, int64_t mg, const float *wp,
+                     const gk_epi_t *ep, int64_t j0, int64_t nr, int64_t i_beg, int64_t i_end,
+                     int64_t back, float *bpack, float *tile) {
+  const int64_t nkb = gk_cdiv(kg, GK_KC), pad = gk_cdiv(nr, 16) * 16 - nr;
+  /* A last panel that is not whole vectors steps back over columns this
+   * caller computed before it (back of them), when there are enough, so it
+   * runs on full vectors: those columns are recomputed bit for bit. */
+  if (pad && back >= pad) {
+    b -= pad;
+    j0 -= pad;
+    nr += pad;
+  }
+  if (nr % 16 == 0) {
+    for (int64_t i = i_beg; i < i_end; i++) {
+      int64_t mr = gk_min(GK_MR, mg - i * GK_MR);
+      const float *a = wp + i * kg * GK_MR;
+      if (mr == GK_MR) {
+        if (nr == GK_NR)
+          gk_tile_full(kg, a, 1, GK_MR, b, b_ks, ep, i * GK_MR, j0, 1, 1);
+        else if (nr == 32)
+          gk_tile_full_2(kg, a, 1, GK_MR, b, b_ks, ep, i * GK_MR, j0);
+        else
+          gk_tile_full_1(kg, a, 1, GK_MR, b, b_ks, ep, i * GK_MR, j0);
+        continue;
+      }
+      for (int64_t kb = 0; kb < nkb; kb++) {
+        int64_t k0 = kb * GK_KC, kc = gk_min(GK_KC, kg - k0);
+        pw_pack(b, b_ks, k0, kc, nr, GK_NR, bpack);
+        gk_tile(mr, nr, kc, a + k0 * GK_MR, 1, GK_MR, bpack, ep, i * GK_MR, j0, kb == 0,
+                kb == nkb - 1, tile);
+      }
+    }
+    return;
+  }
+  for (int64_t kb = 0; kb < nkb; kb++) {
+    int64_t k0 = kb * GK_KC, kc = gk_min(GK_KC, kg - k0);
+    pw_pack(b, b_ks, k0, kc, nr, gk_cdiv(nr, 16) * 16, bpack);
+    for (int64_t i = i_beg; i < i_end; i++) {
+      int64_t mr = gk_min(GK_MR, mg - i * GK_MR);
+      gk_tile(mr, nr, kc, wp + i * kg * GK_MR + k0 * GK_MR, 1, GK_MR, bpack, ep, i * GK_MR, j0,
+              kb == 0, kb == nkb - 1, tile);
+    }
+  }
+}
+
+
 /* Task t is (group, N panel, M chunk); K runs in increasing KC blocks so every
  * element's sum has one order whatever the split. */
 static void cg_task(void *vctx, int64_t t0, int64_t t1) {
@@ -1039,71 +1102,58 @@ static void cg_task(void *vctx, int64_t t0, int64_t t1) {
   const int pointwise = s->KH == 1 && s->KW == 1 && s->stride_h == 1 && s->stride_w == 1 &&
                         s->pad_t == 0 && s->pad_l == 0 && s->pad_b == 0 && s->pad_r == 0 &&
                         s->H == s->OH && s->W == s->OW;
+  const int pw_path = pointwise && gk_act_is_simple(c->act) && kg <= PW_KMAX;
   for (int64_t t = t0; t < t1; t++) {
     int64_t g = t / (c->np * c->mch), rest = t % (c->np * c->mch);
     int64_t p = rest / c->mch, mc = rest % c->mch;
-    int64_t n0 = p * GK_NR, nr = gk_min(GK_NR, ohw - n0);
-    int64_t i_beg = mc * c->mpc, i_end = gk_min(npm, i_beg + c->mpc);
-    gk_epi_t e = {.C = c->y + g * mg * ohw,
-                  .ldc = ohw,
-                  .R = c->z ? c->z + g * mg * ohw : NULL,
-                  .bias_m = c->bias ? c->bias + g * mg : NULL,
-                  .act = c->act,
-                  .p0 = c->p0,
-                  .p1 = c->p1};
-    const float *xg = c->x + g * cg * s->H * s->W;
-    if (pointwise && nr % 16 == 0 && gk_act_is_simple(c->act) && kg <= PW_KMAX) {
-      /* x's rows are the B panel already: full tiles read them in place, over
-       * all of K at once so C is written once (the panel, K x NR floats, sits
-       * in L2 while the weight micro-panels go by) */
-      for (int64_t i = i_beg; i < i_end; i++) {
-        int64_t mr = gk_min(GK_MR, mg - i * GK_MR);
-        const float *a = c->wp + (g * npm + i) * kg * GK_MR;
-        if (mr == GK_MR) {
-          const float *xb = xg + n0;
-          if (nr == GK_NR)
-            gk_tile_full(kg, a, 1, GK_MR, xb, ohw, &e, i * GK_MR, n0, 1, 1);
-          else if (nr == 32)
-            gk_tile_full_2(kg, a, 1, GK_MR, xb, ohw, &e, i * GK_MR, n0);
-          else
-            gk_tile_full_1(kg, a, 1, GK_MR, xb, ohw, &e, i * GK_MR, n0);
-          continue;
-        }
+    /* the last task also takes the narrow last panel (see cg_merge_tail) */
+    int64_t p_end = p == c->np - 1 && c->merge_tail ? p + 2 : p + 1;
+    for (int64_t pp = p; pp < p_end; pp++) {
+      int64_t n0 = pp * GK_NR, nr = gk_min(GK_NR, ohw - n0);
+      int64_t i_beg = mc * c->mpc, i_end = gk_min(npm, i_beg + c->mpc);
+      gk_epi_t e = {.C = c->y + g * mg * ohw,
+                    .ldc = ohw,
+                    .R = c->z ? c->z + g * mg * ohw : NULL,
+                    .bias_m = c->bias ? c->bias + g * mg : NULL,
+                    .act = c->act,
+                    .p0 = c->p0,
+                    .p1 = c->p1};
+      const float *xg = c->x + g * cg * s->H * s->W;
+      if (pw_path) {
+        /* x's rows are the B panel already: full tiles read them in place, over
+         * all of K at once so C is written once (the panel, K x NR floats, sits
+         * in L2 while the weight micro-panels go by) */
+        pw_panel(xg + n0, ohw, kg, mg, c->wp + g * npm * kg * GK_MR, &e, n0, nr, i_beg, i_end,
+                 pp > p ? GK_NR : 0, bpack, tile);
+        continue;
+      }
+      if (pointwise && nr == GK_NR && gk_act_is_simple(c->act)) {
+        /* x's rows are the B panel already: full tiles read them in place */
         for (int64_t kb = 0; kb < nkb; kb++) {
           int64_t k0 = kb * GK_KC, kc = gk_min(GK_KC, kg - k0);
-          pack_cols(s, xg, k0, kc, n0, nr, bpack, GK_NR, GK_NR);
-          gk_tile(mr, nr, kc, a + k0 * GK_MR, 1, GK_MR, bpack, &e, i * GK_MR, n0, kb == 0,
-                  kb == nkb - 1, tile);
+          for (int64_t i = i_beg; i < i_end; i++) {
+            int64_t mr = gk_min(GK_MR, mg - i * GK_MR);
+            const float *a = c->wp + (g * npm + i) * kg * GK_MR + k0 * GK_MR;
+            if (mr == GK_MR) {
+              gk_tile_full(kc, a, 1, GK_MR, xg + k0 * ohw + n0, ohw, &e, i * GK_MR, n0, kb == 0,
+                           kb == nkb - 1);
+            } else {
+              pack_cols(s, xg, k0, kc, n0, nr, bpack, GK_NR, GK_NR);
+              gk_tile(mr, nr, kc, a, 1, GK_MR, bpack, &e, i * GK_MR, n0, kb == 0, kb == nkb - 1,
+                      tile);
+            }
+          }
         }
+        continue;
       }
-      continue;
-    }
-    if (pointwise && nr == GK_NR && gk_act_is_simple(c->act)) {
-      /* x's rows are the B panel already: full tiles read them in place */
       for (int64_t kb = 0; kb < nkb; kb++) {
         int64_t k0 = kb * GK_KC, kc = gk_min(GK_KC, kg - k0);
+        pack_cols(s, xg, k0, kc, n0, nr, bpack, GK_NR, gk_cdiv(nr, 16) * 16);
         for (int64_t i = i_beg; i < i_end; i++) {
           int64_t mr = gk_min(GK_MR, mg - i * GK_MR);
           const float *a = c->wp + (g * npm + i) * kg * GK_MR + k0 * GK_MR;
-          if (mr == GK_MR) {
-            gk_tile_full(kc, a, 1, GK_MR, xg + k0 * ohw + n0, ohw, &e, i * GK_MR, n0, kb == 0,
-                         kb == nkb - 1);
-          } else {
-            pack_cols(s, xg, k0, kc, n0, nr, bpack, GK_NR, GK_NR);
-            gk_tile(mr, nr, kc, a, 1, GK_MR, bpack, &e, i * GK_MR, n0, kb == 0, kb == nkb - 1,
-                    tile);
-          }
+          gk_tile(mr, nr, kc, a, 1, GK_MR, bpack, &e, i * GK_MR, n0, kb == 0, kb == nkb - 1, tile);
         }
-      }
-      continue;
-    }
-    for (int64_t kb = 0; kb < nkb; kb++) {
-      int64_t k0 = kb * GK_KC, kc = gk_min(GK_KC, kg - k0);
-      pack_cols(s, xg, k0, kc, n0, nr, bpack, GK_NR, gk_cdiv(nr, 16) * 16);
-      for (int64_t i = i_beg; i < i_end; i++) {
-        int64_t mr = gk_min(GK_MR, mg - i * GK_MR);
-        const float *a = c->wp + (g * npm + i) * kg * GK_MR + k0 * GK_MR;
-        gk_tile(mr, nr, kc, a, 1, GK_MR, bpack, &e, i * GK_MR, n0, kb == 0, kb == nkb - 1, tile);
       }
     }
   }
@@ -1661,8 +1711,18 @@ void sinter_k_conv2d_f32(const sinter_k_conv_shape_t *s, const float *x, const f
   }
   cg_ctx_t c = {
       .s = s, .x = x, .wp = wp, .bias = bias, .z = z, .y = y, .act = act, .p0 = p0, .p1 = p1};
-  int64_t npm = m_panels(s);
-  c.np = gk_cdiv(s->OH * s->OW, GK_NR);
+  int64_t npm = m_panels(s), ohw = s->OH * s->OW;
+  c.np = gk_cdiv(ohw, GK_NR);
+  /* cg_merge_tail: a pointwise conv whose last panel is not whole vectors
+   * (196 = 4 x 48 + 4) runs it in the same task as the panel before, so
+   * pw_panel can step back onto full vectors without two tasks writing the
+   * same columns */
+  if (s->KH * s->KW == 1 && s->stride_h == 1 && s->stride_w == 1 && !s->pad_t && !s->pad_l &&
+      !s->pad_b && !s->pad_r && s->H == s->OH && s->W == s->OW && gk_act_is_simple(act) &&
+      kg_of(s) <= PW_KMAX && c.np >= 2 && ohw % GK_NR % 16) {
+    c.np--;
+    c.merge_tail = 1;
+  }
   c.mch = 1;
   c.mpc = npm;
   /* With threads, split M too when there are few panels; the split changes
@@ -1727,56 +1787,6 @@ int sinter_k_conv2d_pw_dw_f32_fusable(const sinter_k_conv_shape_t *pw, int32_t p
   return fuse_ring_rows(dw) >= 5;
 }
 
-/* x's channel rows at b + k * b_ks, columns [0, nrv) of rows [k0, k0 + kc)
- * into dst (ld GK_NR), zero past nr. */
-static void pw_pack(const float *b, int64_t b_ks, int64_t k0, int64_t kc, int64_t nr,
-                    int64_t nrv, float *dst) {
-  for (int64_t k = 0; k < kc; k++) {
-    float *d = dst + k * GK_NR;
-    memcpy(d, b + (k0 + k) * b_ks, (size_t)nr * sizeof(float));
-    for (int64_t j = nr; j < nrv; j++) d[j] = 0.0f;
-  }
-}
-
-/* One panel of nr (<= NR) columns of a pointwise conv with simple act and kg
- * <= PW_KMAX, exactly as cg_task's pointwise paths compute it: B row k at b +
- * k * b_ks, output columns j0 .. j0 + nr of ep. */
-static void pw_panel(const float *b, int64_t b_ks, int64_t kg, int64_t mg, const float *wp,
-                     const gk_epi_t *ep, int64_t j0, int64_t nr, float *bpack, float *tile) {
-  const int64_t npm = gk_cdiv(mg, GK_MR), nkb = gk_cdiv(kg, GK_KC);
-  if (nr % 16 == 0) {
-    for (int64_t i = 0; i < npm; i++) {
-      int64_t mr = gk_min(GK_MR, mg - i * GK_MR);
-      const float *a = wp + i * kg * GK_MR;
-      if (mr == GK_MR) {
-        if (nr == GK_NR)
-          gk_tile_full(kg, a, 1, GK_MR, b, b_ks, ep, i * GK_MR, j0, 1, 1);
-        else if (nr == 32)
-          gk_tile_full_2(kg, a, 1, GK_MR, b, b_ks, ep, i * GK_MR, j0);
-        else
-          gk_tile_full_1(kg, a, 1, GK_MR, b, b_ks, ep, i * GK_MR, j0);
-        continue;
-      }
-      for (int64_t kb = 0; kb < nkb; kb++) {
-        int64_t k0 = kb * GK_KC, kc = gk_min(GK_KC, kg - k0);
-        pw_pack(b, b_ks, k0, kc, nr, GK_NR, bpack);
-        gk_tile(mr, nr, kc, a + k0 * GK_MR, 1, GK_MR, bpack, ep, i * GK_MR, j0, kb == 0,
-                kb == nkb - 1, tile);
-      }
-    }
-    return;
-  }
-  for (int64_t kb = 0; kb < nkb; kb++) {
-    int64_t k0 = kb * GK_KC, kc = gk_min(GK_KC, kg - k0);
-    pw_pack(b, b_ks, k0, kc, nr, gk_cdiv(nr, 16) * 16, bpack);
-    for (int64_t i = 0; i < npm; i++) {
-      int64_t mr = gk_min(GK_MR, mg - i * GK_MR);
-      gk_tile(mr, nr, kc, wp + i * kg * GK_MR + k0 * GK_MR, 1, GK_MR, bpack, ep, i * GK_MR, j0,
-              kb == 0, kb == nkb - 1, tile);
-    }
-  }
-}
-
 /* Pointwise rows [a, b) of the image into the ring (slots a % fr onward, no
  * wrap): x's rows read in place, panels as cg_task computes them (with K <=
  * KC, one pass, the panel boundaries do not change the sums). */
@@ -1786,8 +1796,8 @@ static void fuse_pw_rows(const sinter_k_conv_shape_t *pw, const float *x, const 
   _Alignas(64) float tile[GK_MR * GK_NR];
   const int64_t base = a * pw->W, end = b * pw->W;
   for (int64_t n0 = base; n0 < end; n0 += GK_NR)
-    pw_panel(x + n0, pw->H * pw->W, pw->C, pw->M, wp, ep, n0 - base, gk_min(GK_NR, end - n0),
-             bpack, tile);
+    pw_panel(x + n0, pw->H * pw->W, pw->C, pw->M, wp, ep, n0 - base, gk_min(GK_NR, end - n0), 0,
+             gk_cdiv(pw->M, GK_MR), n0 - base, bpack, tile);
 }
 
 /* A band of depthwise rows for the fused calls: input channel ch at src + ch
@@ -1898,7 +1908,12 @@ int sinter_k_conv2d_dw_pw_f32_fusable(const sinter_k_conv_shape_t *dw, int32_t d
   if (dw->M != pw->C || dw->OH != pw->H || dw->OW != pw->W) return 0;
   if (!fuse_pair_ok(pw, pw_act, dw, dw_act, PW_KMAX, dw->C, dw->OH * dw->OW)) return 0;
   /* the band fits in the intermediate and is smaller than the map */
-  return fuse_band_rows(dw) < dw->OH;
+  const int64_t fbr = fuse_band_rows(dw);
+  if (fbr >= dw->OH) return 0;
+  /* a narrow last panel steps back as in cg_task: the last band must hold
+   * more than that panel */
+  const int64_t last = (dw->OH - (gk_cdiv(dw->OH, fbr) - 1) * fbr) * dw->OW;
+  return !(last % GK_NR % 16) || last > GK_NR;
 }
 
 void sinter_k_conv2d_dw_pw_f32(const sinter_k_conv_shape_t *dw, const sinter_k_conv_shape_t *pw,
@@ -1932,6 +1947,6 @@ void sinter_k_conv2d_dw_pw_f32(const sinter_k_conv_shape_t *dw, const sinter_k_c
     const int64_t n0 = oy0 * OW, n1 = n0 + nb * OW;
     for (int64_t n = n0; n < n1; n += GK_NR)
       pw_panel(mid + (n - n0), fb_rows * OW, pw->C, pw->M, pw_wp, &ep, n, gk_min(GK_NR, n1 - n),
-               bpack, tile);
+               0, gk_cdiv(pw->M, GK_MR), n - n0, bpack, tile);
   }
 }

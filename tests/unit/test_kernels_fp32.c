@@ -325,6 +325,9 @@ static const conv_case_t kConvCases[] = {
      * K past the one-pass limit (1024) goes back to KC blocks */
     {136, 8, 10, 16, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1},
     {1030, 4, 12, 8, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 1, 2},
+    /* 196 = 4 x 48 + 4 columns: the narrow last panel steps back onto full
+     * vectors, in the same task as the panel before; K > KC, M % 8 != 0 */
+    {150, 14, 14, 20, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 1, 2},
     {8, 13, 9, 8, 3, 2, 2, 1, 2, 0, 1, 3, 1, 1, 1, 1, 0, 3},    /* asymmetric */
     {6, 12, 12, 9, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 1, 0, 0, 6},   /* dilation 2 */
     {8, 9, 9, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1, 1, 1},     /* 2 groups */
@@ -540,6 +543,7 @@ START_TEST(test_conv_dw_pw) {
       {0, 60, 60, 80, 1, 20, 2, 1, 1, 1},    /* M % 8 != 0 (packed edge), residual */
       {0, 112, 110, 150, 2, 24, 1, 2, 0, 1}, /* K > KC: blocked edges; odd OW */
       {0, 64, 64, 160, 1, 40, 3, 0, 1, 1},   /* K > KC with a residual */
+      {0, 62, 62, 150, 1, 24, 2, 0, 1, 1},   /* a narrow last panel (3844 = 80 x 48 + 4) */
       {0, 28, 28, 64, 1, 16, 2, 0, 0, 0},    /* small map: two calls */
       {0, 64, 64, 64, 1, 16, 4, 0, 0, 0},    /* sigmoid: two calls */
   };
