@@ -1566,10 +1566,12 @@ static void ct_pack_task(void *vctx, int64_t t0, int64_t t1) {
 }
 
 /* Task t is the weight panel of output channels [t * NR, t * NR + NR): all
- * positions in tiles of at most MR, over K in CT_KC blocks so a block of the
- * weight panel stays in L1 while every tile uses it; the partial sums wait in
- * part, and the tiles are stored transposed. */
-enum { CT_KC = 128 };
+ * positions in tiles of at most MR, over K in CT_KC blocks (the partial sums
+ * wait in part), and the tiles are stored transposed. A tile needs 3 vectors
+ * of the panel per 21 FMAs, which L2 delivers, so the block is as long as
+ * common K gets: measured on 7x7 maps, K = 960 in one pass is 10% faster than
+ * in blocks of 128 that stay in L1. */
+enum { CT_KC = 1024 };
 
 /* Stores a panel's sums, part[r * NR + j] for position r and channel j0 + j,
  * transposed 16 x 16 in registers: y = act((part + z) + bias) per channel
