@@ -1338,18 +1338,26 @@ static void dk_task(void *vctx, int64_t t0, int64_t t1) {
   }
 }
 
+/* The context of the direct plans, and x copied into its phase planes. */
+static void dk_prepare(dk_ctx_t *c, const sinter_k_conv_shape_t *s, const float *x,
+                       const float *wp, const float *bias, const float *z, float *y, float *pl,
+                       int32_t act, float p0, float p1, const sinter_art_exec_t *exec) {
+  *c = (dk_ctx_t){.s = s, .x = x, .wp = wp, .bias = bias, .z = z, .y = y, .pl = pl, .act = act,
+                  .p0 = p0, .p1 = p1};
+  dk_geom(s, &c->g);
+  zero_floats(pl + s->C * c->g.cs, DK_SLACK);
+  if (exec && exec->num_threads > 1 && s->C > 1)
+    exec->parallel_for(exec, s->C, 1, dk_fill_task, c);
+  else
+    dk_fill_task(c, 0, s->C);
+}
+
 static void conv_direct(const sinter_k_conv_shape_t *s, const float *x, const float *wp,
                         const float *bias, const float *z, float *y, float *pl, int32_t act,
                         float p0, float p1, const sinter_art_exec_t *exec) {
   const int threaded = exec && exec->num_threads > 1;
-  dk_ctx_t c = {.s = s, .x = x, .wp = wp, .bias = bias, .z = z, .y = y, .pl = pl, .act = act,
-                .p0 = p0, .p1 = p1};
-  dk_geom(s, &c.g);
-  zero_floats(pl + s->C * c.g.cs, DK_SLACK);
-  if (threaded && s->C > 1)
-    exec->parallel_for(exec, s->C, 1, dk_fill_task, &c);
-  else
-    dk_fill_task(&c, 0, s->C);
+  dk_ctx_t c;
+  dk_prepare(&c, s, x, wp, bias, z, y, pl, act, p0, p1, exec);
   int64_t npm = gk_cdiv(s->M, GK_MR);
   c.n = (s->OH - 1) * c.g.pw + s->OW;
   c.np = gk_cdiv(c.n, GK_NR);
@@ -1530,14 +1538,8 @@ static void conv_dt(const sinter_k_conv_shape_t *s, const float *x, const float 
                     const float *bias, const float *z, float *y, float *pl, int32_t act, float p0,
                     float p1, const sinter_art_exec_t *exec) {
   const int threaded = exec && exec->num_threads > 1;
-  dk_ctx_t c = {.s = s, .x = x, .wp = wp, .bias = bias, .z = z, .y = y, .pl = pl, .act = act,
-                .p0 = p0, .p1 = p1};
-  dk_geom(s, &c.g);
-  zero_floats(pl + s->C * c.g.cs, DK_SLACK);
-  if (threaded && s->C > 1)
-    exec->parallel_for(exec, s->C, 1, dk_fill_task, &c);
-  else
-    dk_fill_task(&c, 0, s->C);
+  dk_ctx_t c;
+  dk_prepare(&c, s, x, wp, bias, z, y, pl, act, p0, p1, exec);
   int64_t nt = gk_cdiv(s->OH, DT_POS / s->OW) * (s->M / DT_MB);
   if (threaded && nt > 1)
     exec->parallel_for(exec, nt, 1, dt_task, &c);
