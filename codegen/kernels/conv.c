@@ -1227,6 +1227,14 @@ static void dk_fill_task(void *vctx, int64_t c0, int64_t c1) {
   }
 }
 
+/* Where tap (kh, kw) of a position's window starts in a channel's phase
+ * planes (in: the channel's first plane; ps: plane size, pw: plane pitch). */
+static inline __attribute__((always_inline)) const float *dk_tap(
+    const float *in, int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t dh, int64_t dw,
+    int64_t ps, int64_t pw) {
+  return in + (kh * dh % sh * sw + kw * dw % sw) * ps + kh * dh / sh * pw + kw * dw / sw;
+}
+
 /* tile[r * NR + 16 * v + l] = conv at position p0 + 16 * v + l for output
  * channel r of micro-panel a; the geometry comes in as arguments so the
  * common windows pass constants and the tap loops unroll. */
@@ -1243,8 +1251,7 @@ static inline __attribute__((always_inline)) void dk_ukr_impl(
   for (int64_t c = 0; c < C; c++, in += cs) {
     for (int64_t kh = 0; kh < KH; kh++)
       for (int64_t kw = 0; kw < KW; kw++, a += GK_MR) {
-        const float *src = in + (kh * dh % sh * sw + kw * dw % sw) * ps + kh * dh / sh * pw +
-                           kw * dw / sw;
+        const float *src = dk_tap(in, kh, kw, sh, sw, dh, dw, ps, pw);
         gk_v16f xv[GK_NV];
         for (int v = 0; v < NV; v++) GK_LOAD(xv[v], src + 16 * v);
         for (int r = 0; r < GK_MR; r++) {
@@ -1412,8 +1419,7 @@ static inline __attribute__((always_inline)) void dt_ukr_impl(
   for (int64_t c = 0; c < C; c++, in += cs) {
     for (int64_t kh = 0; kh < KH; kh++)
       for (int64_t kw = 0; kw < KW; kw++, a += DT_MB) {
-        const float *src = in + (kh * dh % sh * sw + kw * dw % sw) * ps + kh * dh / sh * pw +
-                           kw * dw / sw;
+        const float *src = dk_tap(in, kh, kw, sh, sw, dh, dw, ps, pw);
         gk_v16f wv[4];
         for (int v = 0; v < 4; v++) GK_LOAD(wv[v], a + 16 * v);
         for (int r = 0; r < P; r++) {
